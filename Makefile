@@ -1,0 +1,36 @@
+# shadowdiff: `make demo` runs record -> replay -> diff on the committed capture;
+# `make test` runs the test suite. Both install what is missing first.
+
+SWIFT ?= swift
+APT_PACKAGES := libpcap-dev libsqlite3-dev pkg-config tcpdump curl python3
+
+.PHONY: all deps build demo test clean sample-capture
+
+all: build
+
+# Installs the Debian packages the build, the demo and the tests need, when any is missing.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+build: deps
+	$(SWIFT) build --product shadowdiff
+	$(SWIFT) build --product fixture-bidder
+
+demo: build
+	bash scripts/demo.sh
+
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Regenerates captures/sample.pcap with tcpdump on loopback (see captures/README.md).
+sample-capture: build
+	bash captures/make-sample.sh
+
+clean:
+	rm -rf .build out

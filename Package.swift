@@ -1,0 +1,77 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "shadowdiff",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "shadowdiff", targets: ["shadowdiff"]),
+        .executable(name: "fixture-bidder", targets: ["FixtureBidder"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+    ],
+    targets: [
+        // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
+        .systemLibrary(
+            name: "CLibpcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Value types shared by every stage: exchanges, results, drop reasons.
+        .target(name: "ShadowCore"),
+        // Packet decoding, TCP reassembly, HTTP/1.1 parsing, pcap file source.
+        .target(name: "ShadowCapture", dependencies: ["ShadowCore", "CLibpcap"]),
+        // SQLite store: schema, migrations, batched writers, streaming readers.
+        .target(name: "ShadowStore", dependencies: [
+            "ShadowCore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        // Sends recorded requests to baseline and candidate, records what they answered.
+        .target(name: "ShadowReplay", dependencies: [
+            "ShadowCore", "ShadowStore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        // Decision extraction, structural JSON diff, latency statistics.
+        .target(name: "ShadowDiff", dependencies: [
+            "ShadowCore",
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // Terminal summary and JSON report.
+        .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff"]),
+        .executableTarget(name: "shadowdiff", dependencies: [
+            "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowReplay", "ShadowDiff", "ShadowReport",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
+        .executableTarget(
+            name: "FixtureBidder",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "fixtures/bidder"
+        ),
+        .testTarget(name: "ShadowCaptureTests", dependencies: ["ShadowCapture"]),
+        .testTarget(name: "ShadowStoreTests", dependencies: [
+            "ShadowStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .testTarget(name: "ShadowReplayTests", dependencies: [
+            "ShadowReplay",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
+        // Drives the built `shadowdiff` and `fixture-bidder` binaries, tcpdump and curl.
+        .testTarget(name: "EndToEndTests", dependencies: ["ShadowStore"]),
+    ]
+)

@@ -1,0 +1,74 @@
+/// Why something the capture saw could not be used. Raw values are the names stored and shown.
+public enum DropReason: String, Sendable, CaseIterable, Codable {
+    /// Link type libpcap reported that the decoder does not handle.
+    case unsupportedLinkType = "unsupported_link_type"
+    /// Frame shorter than its headers say (snap length, corruption).
+    case truncatedPacket = "truncated_packet"
+    /// Not IPv4 or IPv6 (ARP, LLDP, ...).
+    case notIP = "not_ip"
+    /// IP but not TCP (UDP, ICMP, ...).
+    case notTCP = "not_tcp"
+    /// IP fragments; reassembly of IP fragments is not done.
+    case ipFragment = "ip_fragment"
+    /// Invalid IP or TCP header (bad lengths, bad version).
+    case malformedPacket = "malformed_packet"
+    /// Segment data already delivered (retransmission or overlap); its bytes were not needed.
+    case retransmittedSegment = "retransmitted_segment"
+    /// Bytes missing from a stream; the exchange spanning the gap is incomplete.
+    case gap = "gap"
+    /// Bytes of a connection whose start was not seen, skipped until a message boundary.
+    case midstreamBytes = "midstream_bytes"
+    /// Request bytes that do not parse as HTTP/1.1.
+    case unparsableRequest = "unparsable_request"
+    /// Response bytes that do not parse as HTTP/1.1.
+    case unparsableResponse = "unparsable_response"
+    /// A response with no outstanding request on its connection.
+    case responseWithoutRequest = "response_without_request"
+    /// A request whose response never appeared (stored, without a production response).
+    case requestWithoutResponse = "request_without_response"
+    /// A message cut off by the end of the capture or a connection close.
+    case truncatedMessage = "truncated_message"
+    /// A connection switched protocols (Upgrade/101, CONNECT); later bytes are not HTTP/1.1.
+    case upgradedConnection = "upgraded_connection"
+    /// Buffered out-of-order data exceeded the per-flow limit.
+    case reassemblyOverflow = "reassembly_overflow"
+}
+
+/// Named counts kept by a capture or a replay run. Keys are stable snake_case names.
+public struct Counters: Sendable, Hashable, Codable {
+    public private(set) var values: [String: Int64] = [:]
+
+    public init() {}
+
+    public init(_ values: [String: Int64]) {
+        self.values = values
+    }
+
+    public subscript(_ key: String) -> Int64 {
+        values[key, default: 0]
+    }
+
+    public subscript(_ reason: DropReason) -> Int64 {
+        values[reason.rawValue, default: 0]
+    }
+
+    public mutating func add(_ key: String, _ n: Int64 = 1) {
+        values[key, default: 0] += n
+    }
+
+    public mutating func add(_ reason: DropReason, _ n: Int64 = 1) {
+        add(reason.rawValue, n)
+    }
+
+    public mutating func merge(_ other: Counters) {
+        for (key, value) in other.values { add(key, value) }
+    }
+
+    /// Drop reasons with a non-zero count, in declaration order.
+    public var drops: [(DropReason, Int64)] {
+        DropReason.allCases.compactMap { reason in
+            let n = self[reason]
+            return n > 0 ? (reason, n) : nil
+        }
+    }
+}

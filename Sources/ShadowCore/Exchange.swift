@@ -1,0 +1,38 @@
+/// The wire protocol an exchange was carried on. Method and target name an RPC for RPC protocols.
+public enum WireProtocol: String, Sendable, Codable, CaseIterable {
+    case http1 = "http/1.1"
+}
+
+/// One request and, when it was seen, production's response to it.
+///
+/// Times are nanoseconds: `captureTimeNs` since the Unix epoch (the capture's clock),
+/// `productionLatencyNs` from the packet that completed the request to the packet that
+/// completed the response.
+public struct CapturedExchange: Sendable, Hashable {
+    /// Capture timestamp of the request's first byte.
+    public var captureTimeNs: Int64
+    /// Connection number within the capture (1, 2, ...), shared by exchanges on one connection.
+    public var connection: Int64
+    /// Client and server endpoints as `address:port` (IPv6 as `[address]:port`).
+    public var client: String
+    public var server: String
+    public var wireProtocol: WireProtocol
+    public var request: RecordedRequest
+    public var response: RecordedResponse?
+    public var productionLatencyNs: Int64?
+
+    public init(
+        captureTimeNs: Int64, connection: Int64, client: String, server: String,
+        wireProtocol: WireProtocol = .http1, request: RecordedRequest,
+        response: RecordedResponse?, productionLatencyNs: Int64?
+    ) {
+        self.captureTimeNs = captureTimeNs
+        self.connection = connection
+        self.client = client
+        self.server = server
+        self.wireProtocol = wireProtocol
+        self.request = request
+        self.response = response
+        self.productionLatencyNs = productionLatencyNs
+    }
+}

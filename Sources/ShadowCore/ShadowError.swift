@@ -1,0 +1,31 @@
+/// Errors a user can act on; `description` is one line naming the file, URL or flag at fault.
+public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
+    case notACapture(path: String, detail: String)
+    case truncatedCapture(path: String, offset: Int64, detail: String)
+    case fileNotFound(path: String)
+    case notADatabase(path: String, detail: String)
+    case newerSchema(path: String, found: Int, supported: Int)
+    case unknownRun(path: String, run: String)
+    case noCaptures(path: String)
+    case badURL(flag: String, url: String, detail: String)
+    case targetUnreachable(url: String, detail: String)
+    case invalidArgument(flag: String, detail: String)
+    case io(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .notACapture(path, detail): "\(path): not a pcap or pcapng file: \(detail)"
+        case let .truncatedCapture(path, offset, detail): "\(path): truncated capture at byte offset \(offset): \(detail)"
+        case let .fileNotFound(path): "\(path): no such file"
+        case let .notADatabase(path, detail): "\(path): not a shadowdiff database: \(detail)"
+        case let .newerSchema(path, found, supported):
+            "\(path): database schema version \(found) is newer than this shadowdiff supports (\(supported)); upgrade shadowdiff"
+        case let .unknownRun(path, run): "\(path): no replay run named '\(run)'"
+        case let .noCaptures(path): "\(path): database holds no captured exchanges; run 'shadowdiff capture' first"
+        case let .badURL(flag, url, detail): "\(flag) \(url): \(detail)"
+        case let .targetUnreachable(url, detail): "\(url): target unreachable: \(detail)"
+        case let .invalidArgument(flag, detail): "\(flag): \(detail)"
+        case let .io(path, detail): "\(path): \(detail)"
+        }
+    }
+}

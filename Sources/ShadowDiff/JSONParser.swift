@@ -1,0 +1,194 @@
+/// Parses JSON from untrusted bytes (RFC 8259). Never traps: malformed input, excessive
+/// nesting and invalid UTF-8 produce `nil`.
+public struct JSONParser {
+    /// Deeper documents are rejected rather than recursed into.
+    public static let maxDepth = 128
+
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = Cursor(bytes: buffer)
+            parser.skipWhitespace()
+            guard let value = parser.value(depth: 0) else { return nil }
+            parser.skipWhitespace()
+            return parser.index == buffer.count ? value : nil
+        }
+    }
+
+    private struct Cursor {
+        let bytes: UnsafeBufferPointer<UInt8>
+        var index = 0
+
+        init(bytes: UnsafeBufferPointer<UInt8>) {
+            self.bytes = bytes
+        }
+
+        var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+        mutating func skipWhitespace() {
+            while let c = current, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { index += 1 }
+        }
+
+        mutating func value(depth: Int) -> JSONValue? {
+            guard depth < JSONParser.maxDepth, let c = current else { return nil }
+            switch c {
+            case UInt8(ascii: "{"): return object(depth: depth)
+            case UInt8(ascii: "["): return array(depth: depth)
+            case UInt8(ascii: "\""): return string().map(JSONValue.string)
+            case UInt8(ascii: "t"): return literal("true", .bool(true))
+            case UInt8(ascii: "f"): return literal("false", .bool(false))
+            case UInt8(ascii: "n"): return literal("null", .null)
+            default: return number()
+            }
+        }
+
+        mutating func literal(_ text: StaticString, _ value: JSONValue) -> JSONValue? {
+            let count = text.utf8CodeUnitCount
+            guard bytes.count - index >= count else { return nil }
+            for i in 0..<count where bytes[index + i] != text.utf8Start[i] { return nil }
+            index += count
+            return value
+        }
+
+        mutating func object(depth: Int) -> JSONValue? {
+            index += 1
+            var members: [(key: String, value: JSONValue)] = []
+            skipWhitespace()
+            if current == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            while true {
+                skipWhitespace()
+                guard current == UInt8(ascii: "\""), let key = string() else { return nil }
+                skipWhitespace()
+                guard current == UInt8(ascii: ":") else { return nil }
+                index += 1
+                skipWhitespace()
+                guard let value = value(depth: depth + 1) else { return nil }
+                members.append((key, value))
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return .object(members)
+                default: return nil
+                }
+            }
+        }
+
+        mutating func array(depth: Int) -> JSONValue? {
+            index += 1
+            var items: [JSONValue] = []
+            skipWhitespace()
+            if current == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            while true {
+                skipWhitespace()
+                guard let item = value(depth: depth + 1) else { return nil }
+                items.append(item)
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "]"):
+                    index += 1
+                    return .array(items)
+                default: return nil
+                }
+            }
+        }
+
+        mutating func string() -> String? {
+            index += 1
+            var scalars = String.UnicodeScalarView()
+            var runStart = index
+            func flushRun(_ end: Int) -> Bool {
+                guard end > runStart else { return true }
+                guard let run = String(validating: UnsafeBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self) else {
+                    return false
+                }
+                scalars.append(contentsOf: run.unicodeScalars)
+                return true
+            }
+            while let c = current {
+                switch c {
+                case UInt8(ascii: "\""):
+                    guard flushRun(index) else { return nil }
+                    index += 1
+                    return String(scalars)
+                case UInt8(ascii: "\\"):
+                    guard flushRun(index) else { return nil }
+                    index += 1
+                    guard let scalar = escape() else { return nil }
+                    scalars.append(scalar)
+                    runStart = index
+                case 0..<0x20:
+                    return nil
+                default:
+                    index += 1
+                }
+            }
+            return nil
+        }
+
+        mutating func escape() -> Unicode.Scalar? {
+            guard let c = current else { return nil }
+            index += 1
+            switch c {
+            case UInt8(ascii: "\""): return "\""
+            case UInt8(ascii: "\\"): return "\\"
+            case UInt8(ascii: "/"): return "/"
+            case UInt8(ascii: "b"): return "\u{08}"
+            case UInt8(ascii: "f"): return "\u{0C}"
+            case UInt8(ascii: "n"): return "\n"
+            case UInt8(ascii: "r"): return "\r"
+            case UInt8(ascii: "t"): return "\t"
+            case UInt8(ascii: "u"):
+                guard let high = hex4() else { return nil }
+                if (0xD800..<0xDC00).contains(high) {
+                    guard current == UInt8(ascii: "\\") else { return "\u{FFFD}" }
+                    index += 1
+                    guard current == UInt8(ascii: "u") else { return nil }
+                    index += 1
+                    guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return "\u{FFFD}" }
+                    return Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
+                }
+                return Unicode.Scalar(high) ?? "\u{FFFD}"
+            default: return nil
+            }
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard bytes.count - index >= 4 else { return nil }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let c = bytes[index]
+                let digit: UInt32
+                switch c {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(c - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(c - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(c - UInt8(ascii: "A") + 10)
+                default: return nil
+                }
+                value = value << 4 | digit
+                index += 1
+            }
+            return value
+        }
+
+        mutating func number() -> JSONValue? {
+            let start = index
+            if current == UInt8(ascii: "-") { index += 1 }
+            guard let first = current, first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9") else { return nil }
+            while let c = current, (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: ".")
+                || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "+") || c == UInt8(ascii: "-")
+            {
+                index += 1
+            }
+            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+            return Double(text).map(JSONValue.number)
+        }
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+import ShadowDiff
+
+/// The JSON report: the run's facts and the diff summary. docs/REPORT.md documents the fields.
+public struct JSONReport: Sendable, Codable {
+    public var run: RunFacts
+    public var diff: DiffSummary
+
+    public init(run: RunFacts, diff: DiffSummary) {
+        self.run = run
+        self.diff = diff
+    }
+
+    /// Writes the report to `path` (pretty-printed, sorted keys).
+    public func write(to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+    }
+}

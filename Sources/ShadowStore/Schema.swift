@@ -1,0 +1,119 @@
+import GRDB
+
+/// The store's schema, one migration per version. Version N sets `PRAGMA user_version = N`.
+///
+/// Metadata lives in narrow tables (`exchanges`, `results`) so that scans and GROUP BYs stay
+/// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
+/// docs/SCHEMA.md documents every table and view.
+enum Schema {
+    static let version = 1
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: v1)
+            try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        return migrator
+    }
+
+    private static let v1 = """
+        CREATE TABLE captures (
+            id            INTEGER PRIMARY KEY,
+            source_kind   TEXT NOT NULL,          -- 'pcap', 'interface', 'proxy', 'mirror'
+            source        TEXT NOT NULL,          -- file path, interface or listen address
+            filter        TEXT,                   -- BPF filter, when one was given
+            link_type     TEXT,
+            first_packet_ns INTEGER,              -- capture clock, ns since the Unix epoch
+            last_packet_ns  INTEGER,
+            started_at    TEXT NOT NULL,          -- wall clock of the import, ISO 8601
+            finished_at   TEXT,
+            status        TEXT NOT NULL,          -- 'running', 'complete', 'failed'
+            error         TEXT
+        );
+        CREATE TABLE capture_counters (
+            capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,
+            name       TEXT NOT NULL,
+            value      INTEGER NOT NULL,
+            PRIMARY KEY (capture_id, name)
+        ) WITHOUT ROWID;
+        CREATE TABLE exchanges (
+            id                  INTEGER PRIMARY KEY,
+            capture_id          INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,
+            capture_time_ns     INTEGER NOT NULL,
+            connection          INTEGER NOT NULL,
+            client              TEXT NOT NULL,
+            server              TEXT NOT NULL,
+            protocol            TEXT NOT NULL,
+            method              TEXT NOT NULL,
+            target              TEXT NOT NULL,
+            request_bytes       INTEGER NOT NULL,
+            prod_status         INTEGER,
+            prod_latency_ns     INTEGER,
+            prod_response_bytes INTEGER
+        );
+        CREATE INDEX exchanges_by_capture ON exchanges(capture_id, id);
+        CREATE TABLE exchange_bodies (
+            exchange_id     INTEGER PRIMARY KEY REFERENCES exchanges(id) ON DELETE CASCADE,
+            request_version TEXT NOT NULL,
+            request_headers TEXT NOT NULL,        -- 'Name: value' lines joined by CRLF
+            request_body    BLOB NOT NULL,        -- de-chunked, as sent (still content-encoded)
+            prod_headers    TEXT,
+            prod_body       BLOB
+        );
+        CREATE TABLE runs (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT NOT NULL UNIQUE,
+            capture_id  INTEGER REFERENCES captures(id),   -- NULL: every capture
+            config      TEXT NOT NULL,                     -- JSON: the full replay configuration
+            started_at  TEXT NOT NULL,
+            finished_at TEXT,
+            status      TEXT NOT NULL                      -- 'running', 'complete', 'failed'
+        );
+        CREATE TABLE run_counters (
+            run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            name   TEXT NOT NULL,
+            value  INTEGER NOT NULL,
+            PRIMARY KEY (run_id, name)
+        ) WITHOUT ROWID;
+        CREATE TABLE results (
+            run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            exchange_id    INTEGER NOT NULL REFERENCES exchanges(id) ON DELETE CASCADE,
+            side           TEXT NOT NULL,         -- 'baseline', 'candidate', 'secondary'
+            status         INTEGER,               -- NULL when no response head arrived
+            first_byte_ns  INTEGER,
+            latency_ns     INTEGER,               -- send to last byte, monotonic clock
+            response_bytes INTEGER,
+            error          TEXT,                  -- NULL, or the error kind
+            PRIMARY KEY (run_id, exchange_id, side)
+        ) WITHOUT ROWID;
+        CREATE TABLE result_bodies (
+            run_id        INTEGER NOT NULL,
+            exchange_id   INTEGER NOT NULL,
+            side          TEXT NOT NULL,
+            headers       TEXT,
+            body          BLOB,
+            error_message TEXT,
+            PRIMARY KEY (run_id, exchange_id, side),
+            FOREIGN KEY (run_id, exchange_id, side) REFERENCES results(run_id, exchange_id, side) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+
+        CREATE VIEW capture_summary AS
+            SELECT c.id, c.source_kind, c.source, c.status,
+                   (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS exchanges,
+                   (SELECT group_concat(name || '=' || value, ' ') FROM capture_counters k
+                     WHERE k.capture_id = c.id) AS counters
+            FROM captures c;
+        CREATE VIEW result_pairs AS
+            SELECT r.name AS run, b.exchange_id,
+                   e.method, e.target,
+                   b.status AS baseline_status, c.status AS candidate_status,
+                   b.latency_ns AS baseline_latency_ns, c.latency_ns AS candidate_latency_ns,
+                   b.error AS baseline_error, c.error AS candidate_error
+            FROM results b
+            JOIN results c ON c.run_id = b.run_id AND c.exchange_id = b.exchange_id AND c.side = 'candidate'
+            JOIN runs r ON r.id = b.run_id
+            JOIN exchanges e ON e.id = b.exchange_id
+            WHERE b.side = 'baseline';
+        """
+}

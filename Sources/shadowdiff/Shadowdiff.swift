@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import ShadowCore
+
+/// The `shadowdiff` command: record, replay, diff.
+struct Shadowdiff: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shadowdiff",
+        abstract: "Record production HTTP traffic, replay it to a baseline and a candidate build, and diff what they answered.",
+        discussion: """
+            Workflow: 'capture' records requests (and production's responses) into a SQLite file, \
+            'replay' sends them to both builds and records the answers, 'diff' reports mismatched \
+            decisions and latency regressions and exits 1 when a gate is crossed.
+
+            Exit codes: 0 success, 1 a diff gate was crossed, 2 bad usage or bad input.
+            """,
+        subcommands: [CaptureCommand.self, CapturesCommand.self, ReplayCommand.self, DiffCommand.self]
+    )
+}
+
+/// Runs the command, mapping errors to one line on stderr and exit code 2.
+@main
+enum Main {
+    static func main() async {
+        do {
+            var command = try Shadowdiff.parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ShadowError {
+            Terminal.error("shadowdiff: \(error)")
+            exit(2)
+        } catch let code as ExitCode {
+            exit(code.rawValue)
+        } catch {
+            let code = Shadowdiff.exitCode(for: error)
+            if code == .success {
+                Shadowdiff.exit(withError: error)
+            }
+            Terminal.error(Shadowdiff.fullMessage(for: error))
+            exit(2)
+        }
+    }
+}
+
+/// Writes to the terminal: results to stdout, progress and errors to stderr.
+enum Terminal {
+    static let stderrIsTTY = isatty(STDERR_FILENO) == 1
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Rewrites one status line on stderr when it is a terminal; silent otherwise.
+    static func progress(_ message: String) {
+        guard stderrIsTTY else { return }
+        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + message).utf8))
+    }
+
+    static func endProgress() {
+        guard stderrIsTTY else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}

@@ -1,0 +1,153 @@
+import Foundation
+import GRDB
+import ShadowCore
+import Testing
+
+@testable import ShadowStore
+
+/// A fresh temporary directory per test, removed at the end.
+func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowdiff-store-\(UUID().uuidString)").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    return try body(dir)
+}
+
+func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
+    CapturedExchange(
+        captureTimeNs: 1_700_000_000_000_000_000 + Int64(n), connection: Int64(n % 3 + 1),
+        client: "127.0.0.1:4\(n)", server: "127.0.0.1:8080",
+        request: RecordedRequest(
+            method: "POST", target: "/openrtb2/auction?n=\(n)",
+            headers: [HeaderField("Host", "bidder"), HeaderField("Content-Type", "application/json")],
+            body: Array("{\"id\":\"\(n)\"}".utf8)),
+        response: response
+            ? RecordedResponse(status: 200, headers: [HeaderField("Content-Type", "application/json")], body: [0, 1, 2, 255])
+            : nil,
+        productionLatencyNs: response ? 1_234_567 : nil)
+}
+
+@Suite struct ShadowDatabaseTests {
+    @Test func exchangesRoundTripThroughBatches() throws {
+        try withTemporaryDirectory { dir in
+            let db = try ShadowDatabase(path: dir + "/t.db", mode: .createIfMissing)
+            let capture = try db.beginCapture(sourceKind: "pcap", source: "x.pcap", filter: "tcp port 80")
+            let writer = ExchangeWriter(database: db, captureID: capture, batchSize: 7)
+            for n in 0..<50 { try writer.append(sampleExchange(n, response: n % 5 != 0)) }
+            #expect(writer.committed == 49)
+            try writer.flush()
+            #expect(writer.committed == 50)
+            var counters = Counters()
+            counters.add("packets", 500)
+            counters.add(.gap, 2)
+            try db.finishCapture(id: capture, counters: counters, linkType: "EN10MB", firstPacketNs: 1, lastPacketNs: 2, error: nil)
+
+            var all: [StoredExchange] = []
+            var after: Int64 = 0
+            while case let page = try db.exchanges(captureID: capture, afterID: after, limit: 16), let last = page.last {
+                all += page
+                after = last.id
+            }
+            #expect(all.count == 50)
+            #expect(all.map(\.exchange) == (0..<50).map { sampleExchange($0, response: $0 % 5 != 0) })
+            let info = try #require(try db.captures().first)
+            #expect(info.status == "complete")
+            #expect(info.exchanges == 50)
+            #expect(info.counters[.gap] == 2 && info.counters["packets"] == 500)
+        }
+    }
+
+    @Test func resultsRoundTripPerSide() throws {
+        try withTemporaryDirectory { dir in
+            let db = try ShadowDatabase(path: dir + "/t.db", mode: .createIfMissing)
+            let capture = try db.beginCapture(sourceKind: "pcap", source: "x.pcap", filter: nil)
+            let writer = ExchangeWriter(database: db, captureID: capture)
+            for n in 0..<3 { try writer.append(sampleExchange(n)) }
+            try writer.flush()
+            let run = try db.createRun(name: "r1", captureID: nil, config: "{}")
+            #expect(throws: ShadowError.self) { try db.createRun(name: "r1", captureID: nil, config: "{}") }
+            let results = ResultWriter(database: db, runID: run.id)
+            let ok = RecordedResponse(status: 204, headers: [HeaderField("X", "y")], body: [])
+            try results.append(SideResult(exchangeID: 1, side: .baseline, response: ok, firstByteNs: 10, latencyNs: 20))
+            try results.append(SideResult(exchangeID: 1, side: .candidate, response: nil, firstByteNs: nil, latencyNs: nil,
+                                          error: .timeout, errorMessage: "no response in 2000 ms"))
+            try results.append(SideResult(exchangeID: 3, side: .baseline, response: ok, firstByteNs: 1, latencyNs: 2))
+            try results.flush()
+            let sets = try db.results(runID: run.id, afterID: 0, limit: 10)
+            #expect(sets.map(\.exchange.id) == [1, 3])
+            #expect(sets[0].results[.baseline]?.response == ok)
+            #expect(sets[0].results[.candidate]?.error == .timeout)
+            #expect(sets[0].results[.candidate]?.errorMessage == "no response in 2000 ms")
+            #expect(try db.run(named: nil).name == "r1")
+            #expect(throws: ShadowError.unknownRun(path: dir + "/t.db", run: "nope")) { try db.run(named: "nope") }
+        }
+    }
+
+    @Test func missingFileIsRefusedWhenItMustExist() throws {
+        try withTemporaryDirectory { dir in
+            #expect(throws: ShadowError.fileNotFound(path: dir + "/none.db")) {
+                try ShadowDatabase(path: dir + "/none.db", mode: .mustExist)
+            }
+            #expect(!FileManager.default.fileExists(atPath: dir + "/none.db"))
+        }
+    }
+
+    @Test func foreignFilesAreRefusedAndLeftUntouched() throws {
+        try withTemporaryDirectory { dir in
+            let text = dir + "/notes.txt"
+            try Data("hello, not a database".utf8).write(to: URL(fileURLWithPath: text))
+            #expect(throws: ShadowError.notADatabase(path: text, detail: "not an SQLite file")) {
+                try ShadowDatabase(path: text, mode: .createIfMissing)
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: text)) == Data("hello, not a database".utf8))
+
+            let foreign = dir + "/foreign.db"
+            let queue = try DatabaseQueue(path: foreign)
+            try queue.write { try $0.execute(sql: "CREATE TABLE t(x); INSERT INTO t VALUES (42)") }
+            try queue.close()
+            let before = try Data(contentsOf: URL(fileURLWithPath: foreign))
+            #expect(throws: ShadowError.self) { try ShadowDatabase(path: foreign, mode: .mustExist) }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: foreign)) == before)
+        }
+    }
+
+    @Test func newerSchemaIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir + "/new.db"
+            do {
+                let db = try ShadowDatabase(path: path, mode: .createIfMissing)
+                try db.pool.write { db in
+                    try db.execute(sql: "INSERT INTO grdb_migrations VALUES ('v99'); PRAGMA user_version = 99")
+                }
+                try db.pool.close()
+            }
+            #expect(throws: ShadowError.newerSchema(path: path, found: 99, supported: ShadowDatabase.schemaVersion)) {
+                try ShadowDatabase(path: path, mode: .mustExist)
+            }
+        }
+    }
+
+    @Test func schemaViewsAnswerCommonQuestions() throws {
+        try withTemporaryDirectory { dir in
+            let db = try ShadowDatabase(path: dir + "/t.db", mode: .createIfMissing)
+            let capture = try db.beginCapture(sourceKind: "pcap", source: "x.pcap", filter: nil)
+            let writer = ExchangeWriter(database: db, captureID: capture)
+            try writer.append(sampleExchange(1))
+            try writer.flush()
+            let run = try db.createRun(name: "r", captureID: capture, config: "{}")
+            let results = ResultWriter(database: db, runID: run.id)
+            for side in [Side.baseline, .candidate] {
+                try results.append(SideResult(
+                    exchangeID: 1, side: side, response: RecordedResponse(status: 200, headers: [], body: []),
+                    firstByteNs: 1, latencyNs: side == .baseline ? 100 : 300))
+            }
+            try results.flush()
+            let row = try db.pool.read { try Row.fetchOne($0, sql: "SELECT * FROM result_pairs") }
+            #expect(row?["baseline_latency_ns"] == 100)
+            #expect(row?["candidate_latency_ns"] == 300)
+            #expect(row?["run"] == "r")
+            let journal = try db.pool.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") }
+            #expect(journal == "wal")
+        }
+    }
+}

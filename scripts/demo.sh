@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole loop on the committed capture: start both fixture bidders, import captures/sample.pcap,
+# replay it to baseline and candidate, print the diff. Exits 0 when the diff finds the candidate's
+# documented differences (the diff itself exits 1 because they cross the gates).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=$(swift build --show-bin-path)
+out=out
+mkdir -p "$out"
+db="$out/demo.db"
+rm -f "$db" "$db-wal" "$db-shm"
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+# Starts a fixture bidder on a free loopback port and prints its port.
+start_bidder() {
+    local build=$1 log="$out/bidder-$1.log"
+    "$bin/fixture-bidder" --build "$build" --port 0 >"$log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        if grep -q '^listening on ' "$log"; then sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log" | head -1; return; fi
+        sleep 0.1
+    done
+    echo "demo: the $build bidder did not start; see $log" >&2
+    exit 2
+}
+baseline_port=$(start_bidder baseline)
+candidate_port=$(start_bidder candidate)
+echo "== fixture bidders: baseline on 127.0.0.1:$baseline_port, candidate on 127.0.0.1:$candidate_port"
+
+echo "== shadowdiff capture --pcap captures/sample.pcap --db $db"
+"$bin/shadowdiff" capture --pcap captures/sample.pcap --db "$db"
+
+echo "== shadowdiff replay --db $db --baseline http://127.0.0.1:$baseline_port --candidate http://127.0.0.1:$candidate_port --run demo"
+"$bin/shadowdiff" replay --db "$db" --baseline "http://127.0.0.1:$baseline_port" \
+    --candidate "http://127.0.0.1:$candidate_port" --run demo --concurrency 4
+
+echo "== shadowdiff diff --db $db --run demo --json $out/demo-report.json"
+set +e
+"$bin/shadowdiff" diff --db "$db" --run demo --json "$out/demo-report.json"
+rc=$?
+set -e
+case $rc in
+    1) echo "== demo done: the diff exited 1 because the candidate's documented differences cross the gates, as expected." ;;
+    0) echo "demo: the diff found no difference, but the candidate has documented ones" >&2; exit 1 ;;
+    *) echo "demo: shadowdiff diff failed with exit $rc" >&2; exit "$rc" ;;
+esac
