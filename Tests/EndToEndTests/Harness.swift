@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+
+/// Paths and processes for tests that drive the real binaries.
+enum Harness {
+    /// The repository root, found from this file's path.
+    static let root: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    /// Where `swift build` put the executables: beside the test bundle, or .build/debug.
+    static let binDirectory: String = {
+        let candidates = [
+            Bundle.main.executableURL?.deletingLastPathComponent().path,
+            Bundle.main.bundleURL.deletingLastPathComponent().path,
+            root + "/.build/debug",
+        ].compactMap { $0 }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/shadowdiff") } ?? root + "/.build/debug"
+    }()
+
+    static var shadowdiff: String { binDirectory + "/shadowdiff" }
+    static var bidder: String { binDirectory + "/fixture-bidder" }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs an executable to completion, at most `timeout` seconds.
+    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let deadline = Date().addingTimeInterval(timeout)
+        let outData = Locked(Data()), errData = Locked(Data())
+        let group = DispatchGroup()
+        for (pipe, sink) in [(out, outData), (err, errData)] {
+            group.enter()
+            DispatchQueue.global().async {
+                sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+                group.leave()
+            }
+        }
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning {
+            process.terminate()
+            Issue.record("\(executable) \(arguments) ran longer than \(timeout) s")
+        }
+        process.waitUntilExit()
+        group.wait()
+        return Output(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
+                      stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    static func shadowdiff(_ arguments: String...) throws -> Output {
+        try run(shadowdiff, arguments)
+    }
+
+    /// A fresh temporary directory, removed after `body`.
+    static func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowdiff-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        return try await body(dir)
+    }
+}
+
+/// A mutable box shared with a reader thread.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
+}
+
+/// A fixture bidder process on a free loopback port, stopped by `stop()`.
+final class RunningBidder {
+    let process = Process()
+    let port: Int
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    init(build: String) throws {
+        process.executableURL = URL(fileURLWithPath: Harness.bidder)
+        process.arguments = ["--build", build, "--port", "0"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var line = Data()
+        let handle = out.fileHandleForReading
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            line += chunk
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard text.hasPrefix("listening on "), let port = text.split(separator: ":").last.flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) else {
+            process.terminate()
+            throw BidderError.didNotStart(text)
+        }
+        self.port = port
+    }
+
+    func stop() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    enum BidderError: Error { case didNotStart(String) }
+}

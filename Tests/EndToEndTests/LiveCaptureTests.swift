@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+/// A real tcpdump on `lo` records a real curl posting to a fixture bidder; the import finds every exchange.
+@Suite struct LiveCaptureTests {
+    @Test func tcpdumpOnLoopbackThenImportFindsEveryExchange() async throws {
+        let tcpdump = ["/usr/bin/tcpdump", "/usr/sbin/tcpdump"].first { FileManager.default.isExecutableFile(atPath: $0) }
+        let tcpdumpPath = try #require(tcpdump, "tcpdump is not installed; `make test` installs it")
+        let requests = try FileManager.default.contentsOfDirectory(atPath: Harness.root + "/fixtures/requests")
+            .filter { $0.hasSuffix(".json") }.sorted().map { Harness.root + "/fixtures/requests/" + $0 }
+        try #require(requests.count >= 10)
+        try await Harness.withTemporaryDirectory { dir in
+            let bidder = try RunningBidder(build: "baseline")
+            defer { bidder.stop() }
+            let pcap = dir + "/live.pcap"
+            let capture = Process()
+            capture.executableURL = URL(fileURLWithPath: tcpdumpPath)
+            capture.arguments = ["-i", "lo", "-U", "-n", "-w", pcap, "tcp port \(bidder.port)"]
+            let err = Pipe()
+            capture.standardError = err
+            capture.standardOutput = FileHandle.nullDevice
+            try capture.run()
+            var banner = Data()
+            while !String(decoding: banner, as: UTF8.self).contains("listening on") {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                banner += chunk
+            }
+            // Three keep-alive connections, each posting every request once.
+            var sent = 0
+            for _ in 0..<3 {
+                var args = ["-s", "-o", "/dev/null", "--http1.1"]
+                for (i, file) in requests.enumerated() {
+                    if i > 0 { args.append("--next") }
+                    args += ["-o", "/dev/null", "-H", "Content-Type: application/json", "--data-binary", "@" + file,
+                             bidder.url + "/openrtb2/auction"]
+                }
+                let curl = try Harness.run("/usr/bin/curl", args)
+                #expect(curl.status == 0)
+                sent += requests.count
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            capture.interrupt()
+            capture.waitUntilExit()
+
+            let db = dir + "/live.db"
+            let out = try Harness.shadowdiff("capture", "--pcap", pcap, "--db", db)
+            #expect(out.status == 0, "\(out.stderr)")
+            #expect(out.stdout.contains("exchanges stored \(sent)"), "\(out.stdout)")
+            let rows = try Harness.run("/usr/bin/sqlite3", [
+                db, "SELECT count(*), count(prod_status), count(DISTINCT connection), min(prod_latency_ns) > 0 FROM exchanges",
+            ])
+            #expect(rows.stdout == "\(sent)|\(sent)|3|1\n")
+        }
+    }
+}
