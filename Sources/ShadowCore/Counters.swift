@@ -1,5 +1,5 @@
 /// Why something the capture saw could not be used. Raw values are the names stored and shown.
-public enum DropReason: String, Sendable, CaseIterable, Codable {
+public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     /// Link type libpcap reported that the decoder does not handle.
     case unsupportedLinkType = "unsupported_link_type"
     /// Frame shorter than its headers say (snap length, corruption).
@@ -14,10 +14,11 @@ public enum DropReason: String, Sendable, CaseIterable, Codable {
     case malformedPacket = "malformed_packet"
     /// Segment data already delivered (retransmission or overlap); its bytes were not needed.
     case retransmittedSegment = "retransmitted_segment"
-    /// Bytes missing from a stream; the exchange spanning the gap is incomplete.
+    /// Holes in a stream (lost segments), and the messages they cut, which are not stored.
     case gap = "gap"
-    /// Bytes of a connection whose start was not seen, skipped until a message boundary.
-    case midstreamBytes = "midstream_bytes"
+    /// Bytes skipped while looking for the next HTTP message start: the capture began mid-connection,
+    /// or bytes were lost, or a message was unparsable. Counted in bytes.
+    case skippedBytes = "skipped_bytes"
     /// Request bytes that do not parse as HTTP/1.1.
     case unparsableRequest = "unparsable_request"
     /// Response bytes that do not parse as HTTP/1.1.
@@ -30,8 +31,15 @@ public enum DropReason: String, Sendable, CaseIterable, Codable {
     case truncatedMessage = "truncated_message"
     /// A connection switched protocols (Upgrade/101, CONNECT); later bytes are not HTTP/1.1.
     case upgradedConnection = "upgraded_connection"
+    /// A message whose body exceeded the body limit; framed and skipped.
+    case oversizedBody = "oversized_body"
+    /// Packets the BPF filter rejected.
+    case filtered = "filtered"
     /// Buffered out-of-order data exceeded the per-flow limit.
     case reassemblyOverflow = "reassembly_overflow"
+    /// A connection that opened with the HTTP/2 prior-knowledge preface (`PRI * HTTP/2.0`);
+    /// counted once per connection, its bytes are not parsed as HTTP/1.1.
+    case http2Connection = "http2_connection"
 }
 
 /// Named counts kept by a capture or a replay run. Keys are stable snake_case names.

@@ -61,7 +61,12 @@ final class HTTPClientConnection: Sendable {
             promise.fail(ReplayFailure(kind: .timeout, message: "no complete response within \(timeout.nanoseconds / 1_000_000) ms"))
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(request, promise: nil)
+        // A write that fails before reaching the collector (a closed channel) fails the response too.
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(ReplayFailure(kind: Self.kind(of: error, connecting: false), message: "write failed: \(error)"))
+        }
+        channel.writeAndFlush(request, promise: written)
         do {
             let response = try await promise.futureResult.get()
             timer.cancel()

@@ -43,8 +43,9 @@ struct CaptureCommand: ParsableCommand {
         let started = Date()
         var lastProgress = started
         var seen: Int64 = 0
+        let summary: CaptureSummary
         do {
-            let summary = try importer.run { exchange in
+            summary = try importer.run { exchange in
                 try writer.append(exchange)
                 seen += 1
                 if seen % 1024 == 0, Date().timeIntervalSince(lastProgress) >= 1 {
@@ -54,23 +55,24 @@ struct CaptureCommand: ParsableCommand {
                 }
             }
             try writer.flush()
-            Terminal.endProgress()
-            try database.finishCapture(
-                id: captureID, counters: summary.counters, linkType: summary.linkType,
-                firstPacketNs: summary.firstPacketNs, lastPacketNs: summary.lastPacketNs, error: nil)
-            print(CaptureSummaryText.render(
-                file: pcap, db: db, captureID: captureID, summary: summary, stored: writer.committed,
-                seconds: Date().timeIntervalSince(started)))
         } catch {
             Terminal.endProgress()
             try? writer.flush()
             var counters = Counters()
             counters.add("exchanges", writer.committed)
             try? database.finishCapture(
-                id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil,
-                error: "\(error)")
+                id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
             throw error
         }
+        Terminal.endProgress()
+        try database.finishCapture(
+            id: captureID, counters: summary.counters, linkType: summary.linkType,
+            firstPacketNs: summary.firstPacketNs, lastPacketNs: summary.lastPacketNs,
+            error: summary.failure.map { "\($0)" })
+        print(CaptureSummaryText.render(
+            file: pcap, db: db, captureID: captureID, summary: summary, stored: writer.committed,
+            seconds: Date().timeIntervalSince(started)))
+        if let failure = summary.failure { throw failure }
     }
 }
 

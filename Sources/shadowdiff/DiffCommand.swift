@@ -29,8 +29,8 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The shadowdiff database.", valueName: "file"))
     var db: String
 
-    @Option(help: ArgumentHelp("The replay run to compare (default: the latest).", valueName: "name"))
-    var run: String?
+    @Option(name: .customLong("run"), help: ArgumentHelp("The replay run to compare (default: the latest).", valueName: "name"))
+    var runName: String?
 
     @Option(help: ArgumentHelp("Also write the JSON report to this file.", valueName: "file"))
     var json: String?
@@ -60,7 +60,7 @@ struct DiffCommand: ParsableCommand {
 
     func run() throws {
         let database = try ShadowDatabase(path: db, mode: .mustExist)
-        let info = try database.run(named: run)
+        let info = try database.run(named: runName)
         var options = DiffOptions()
         options.rules = rules
         options.priceTolerance = priceTolerance

@@ -34,8 +34,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Requests in flight at once (connections per target).")
     var concurrency: Int = 8
 
-    @Option(help: ArgumentHelp("Name of the run (unique in the database); default: run-<time>.", valueName: "name"))
-    var run: String?
+    @Option(name: .customLong("run"), help: ArgumentHelp("Name of the run (unique in the database); default: run-<time>.", valueName: "name"))
+    var runName: String?
 
     @Option(help: "Replay only this capture id (default: every capture).")
     var capture: Int64?
@@ -61,7 +61,7 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let name = run ?? "run-" + ISO8601DateFormatter().string(from: Date())
+        let name = runName ?? "run-" + ISO8601DateFormatter().string(from: Date())
         let configuration = ReplayConfiguration(
             run: name,
             baseline: try ReplayTarget(side: .baseline, url: baseline, flag: "--baseline"),

@@ -12,11 +12,10 @@ enum Harness {
 
     /// Where `swift build` put the executables: beside the test bundle, or .build/debug.
     static let binDirectory: String = {
-        let candidates = [
-            Bundle.main.executableURL?.deletingLastPathComponent().path,
-            Bundle.main.bundleURL.deletingLastPathComponent().path,
-            root + "/.build/debug",
-        ].compactMap { $0 }
+        var candidates: [String] = []
+        if let executable = Bundle.main.executableURL { candidates.append(executable.deletingLastPathComponent().path) }
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().path)
+        candidates.append(root + "/.build/debug")
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0 + "/shadowdiff") } ?? root + "/.build/debug"
     }()
 
