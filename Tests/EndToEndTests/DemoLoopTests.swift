@@ -33,7 +33,9 @@ import Testing
 
             let baseline = try RunningBidder(build: "baseline")
             defer { baseline.stop() }
-            let candidate = try RunningBidder(build: "candidate")
+            // 40 ms instead of the default 5 so that the regression stands clear of the noise of
+            // other tests running at the same time on a 2-core machine.
+            let candidate = try RunningBidder(build: "candidate", arguments: ["--slow-ms", "40"])
             defer { candidate.stop() }
             let replay = try Harness.shadowdiff(
                 "replay", "--db", db, "--baseline", baseline.url, "--candidate", candidate.url, "--run", "demo", "--concurrency", "4")
@@ -56,7 +58,7 @@ import Testing
             #expect(Set(report.groups.map(\.field)) == ["bid.price", "bid", "bid.crid"])
             #expect(report.groups.allSatisfy { $0.endpoint == "POST /openrtb2/auction" })
 
-            // (d) requests 01, 03, 04, 13, 20 and 23 (24 exchanges) are answered 5 ms later by the candidate.
+            // (d) requests 01, 03, 04, 13, 20 and 23 (24 exchanges) are answered 40 ms later by the candidate.
             let slowedIDs = try ["01", "03", "04", "13", "20", "23"].map { prefix in
                 let dir = Harness.root + "/fixtures/requests"
                 let file = try #require(try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasPrefix(prefix + "-") })
@@ -65,13 +67,13 @@ import Testing
             }
             let list = slowedIDs.map { "'\($0)'" }.joined(separator: ",")
             let slowed = try Harness.run("/usr/bin/sqlite3", [db, """
-                SELECT count(*), sum(p.candidate_latency_ns >= 5000000) FROM result_pairs p
+                SELECT count(*), sum(p.candidate_latency_ns >= 40000000) FROM result_pairs p
                 JOIN exchange_bodies b ON b.exchange_id = p.exchange_id
                 WHERE p.run = 'demo' AND json_extract(CAST(b.request_body AS TEXT), '$.id') IN (\(list))
                 """])
-            #expect(slowed.stdout == "24|24\n", "every slowed request took at least 5 ms on the candidate")
+            #expect(slowed.stdout == "24|24\n", "every slowed request took at least 40 ms on the candidate")
             #expect(report.latency["baseline"]?.count == 104 && report.latency["candidate"]?.count == 104)
-            #expect((report.latency["candidate"]?.p99Ns ?? 0) >= 5_000_000)
+            #expect((report.latency["candidate"]?.p99Ns ?? 0) >= 40_000_000)
             #expect(report.gates.map(\.name) == ["mismatch rate", "p99 regression"])
             #expect(report.gates.map(\.passed) == [false, false])
             #expect(!report.passed)

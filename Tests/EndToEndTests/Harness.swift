@@ -28,11 +28,23 @@ enum Harness {
         var stderr: String
     }
 
+    /// A process for `executable` that starts with no signals blocked.
+    ///
+    /// The test runner's threads block most signals and a spawned child inherits that mask, so
+    /// SIGINT and SIGTERM would never reach tcpdump or a bidder; a tiny exec wrapper clears it.
+    static func process(_ executable: String, _ arguments: [String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [
+            "-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])",
+            executable,
+        ] + arguments
+        return process
+    }
+
     /// Runs an executable to completion, at most `timeout` seconds.
     static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        let process = process(executable, arguments)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -49,7 +61,7 @@ enum Harness {
         }
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             Issue.record("\(executable) \(arguments) ran longer than \(timeout) s")
         }
         process.waitUntilExit()
@@ -86,13 +98,12 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
 
 /// A fixture bidder process on a free loopback port, stopped by `stop()`.
 final class RunningBidder {
-    let process = Process()
+    let process: Process
     let port: Int
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(build: String) throws {
-        process.executableURL = URL(fileURLWithPath: Harness.bidder)
-        process.arguments = ["--build", build, "--port", "0"]
+    init(build: String, arguments: [String] = []) throws {
+        process = Harness.process(Harness.bidder, ["--build", build, "--port", "0"] + arguments)
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice
@@ -112,11 +123,14 @@ final class RunningBidder {
         self.port = port
     }
 
+    /// Stops the bidder: SIGTERM, then SIGKILL after two seconds.
     func stop() {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        guard process.isRunning else { return }
+        process.terminate()
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     enum BidderError: Error { case didNotStart(String) }

@@ -13,9 +13,7 @@ import Testing
             let bidder = try RunningBidder(build: "baseline")
             defer { bidder.stop() }
             let pcap = dir + "/live.pcap"
-            let capture = Process()
-            capture.executableURL = URL(fileURLWithPath: tcpdumpPath)
-            capture.arguments = ["-i", "lo", "-U", "-n", "-w", pcap, "tcp port \(bidder.port)"]
+            let capture = Harness.process(tcpdumpPath, ["-i", "lo", "--immediate-mode", "-U", "-n", "-w", pcap, "tcp port \(bidder.port)"])
             let err = Pipe()
             capture.standardError = err
             capture.standardOutput = FileHandle.nullDevice
@@ -41,6 +39,12 @@ import Testing
             }
             try await Task.sleep(for: .milliseconds(300))
             capture.interrupt()
+            let deadline = Date().addingTimeInterval(10)
+            while capture.isRunning && Date() < deadline { usleep(10_000) }
+            if capture.isRunning {
+                kill(capture.processIdentifier, SIGKILL)
+                Issue.record("tcpdump did not stop on SIGINT")
+            }
             capture.waitUntilExit()
 
             let db = dir + "/live.db"
