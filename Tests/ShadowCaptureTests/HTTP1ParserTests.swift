@@ -257,7 +257,7 @@ struct TrackerHarness {
     }
 
     @Test func garbageNeverCrashes() {
-        var rng = SplitMix64(state: 42)
+        var rng = SplitMix64(seed: 42)
         let seeds = [
             "GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
             "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "HTTP/1.1 101 Switching\r\n\r\n", "\r\n\r\n\n\n",

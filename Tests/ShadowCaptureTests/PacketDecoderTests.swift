@@ -134,7 +134,7 @@ import Testing
                 if case .segment = decode(Array(frame.prefix(n)), type) { Issue.record("prefix \(n) of \(type) decoded") }
             }
         }
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let types: [PacketDecoder.LinkType] = [.ethernet, .linuxSLL, .linuxSLL2, .bsdLoopback, .rawIP, .ipv4, .ipv6]
         for i in 0..<20_000 {
             let (base, _) = frames[i % frames.count]
