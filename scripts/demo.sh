@@ -14,20 +14,23 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
 
-# Starts a fixture bidder on a free loopback port and prints its port.
+# Starts a fixture bidder on a free loopback port and sets $port to it. Runs in this shell (not in
+# a command substitution) so that its pid reaches the cleanup trap.
 start_bidder() {
     local build=$1 log="$out/bidder-$1.log"
     "$bin/fixture-bidder" --build "$build" --port 0 >"$log" 2>&1 &
     pids+=($!)
+    port=""
     for _ in $(seq 1 100); do
-        if grep -q '^listening on ' "$log"; then sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log" | head -1; return; fi
+        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log" | head -1)
+        [ -n "$port" ] && return
         sleep 0.1
     done
     echo "demo: the $build bidder did not start; see $log" >&2
     exit 2
 }
-baseline_port=$(start_bidder baseline)
-candidate_port=$(start_bidder candidate)
+start_bidder baseline; baseline_port=$port
+start_bidder candidate; candidate_port=$port
 echo "== fixture bidders: baseline on 127.0.0.1:$baseline_port, candidate on 127.0.0.1:$candidate_port"
 
 echo "== shadowdiff capture --pcap captures/sample.pcap --db $db"
