@@ -2,7 +2,7 @@
 # `make test` runs the test suite. Both install what is missing first.
 
 SWIFT ?= swift
-APT_PACKAGES := libpcap-dev libsqlite3-dev pkg-config tcpdump curl python3
+APT_PACKAGES := libpcap-dev libsqlite3-dev sqlite3 pkg-config tcpdump curl python3 nginx-light wrk
 
 .PHONY: all deps build demo test clean sample-capture
 

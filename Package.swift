@@ -29,6 +29,7 @@ let package = Package(
         .target(name: "ShadowStore", dependencies: [
             "ShadowCore",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // Sends recorded requests to baseline and candidate, records what they answered.
         .target(name: "ShadowReplay", dependencies: [

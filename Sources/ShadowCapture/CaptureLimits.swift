@@ -10,11 +10,14 @@ public struct CaptureLimits: Sendable {
     public var maxHeaderBytes: Int
     /// A connection silent for this long (capture time) is closed as if the capture had ended there.
     public var idleFlowTimeoutSeconds: Int
+    /// Connections tracked at once; packets of further new connections count `flow_table_full`.
+    public var maxFlows: Int
 
     public init(
         maxBodyBytes: Int = 64 << 20, maxBufferedBytesPerFlow: Int = 64 << 20, maxHeaderBytes: Int = 64 << 10,
-        idleFlowTimeoutSeconds: Int = 600
+        idleFlowTimeoutSeconds: Int = 600, maxFlows: Int = 100_000
     ) {
+        self.maxFlows = max(1, maxFlows)
         self.maxBodyBytes = maxBodyBytes
         self.maxBufferedBytesPerFlow = maxBufferedBytesPerFlow
         self.maxHeaderBytes = maxHeaderBytes
@@ -26,7 +29,7 @@ public struct CaptureLimits: Sendable {
 ///
 /// `counters` holds `packets`, `bytes` (captured bytes), `tcp_connections`, `exchanges` (emitted, with
 /// or without a response), `requests`, `responses` (final responses), `interim_responses` (1xx other
-/// than 101), and every `DropReason` (zero when nothing was dropped for it).
+/// than 101), `evicted_connections` (closed for idleness), and every `DropReason` (zero when nothing was dropped for it).
 public struct CaptureSummary: Sendable {
     public var counters: Counters
     public var firstPacketNs: Int64?

@@ -16,6 +16,8 @@ struct CaptureTally: Sendable {
     var requests: Int64 = 0
     var responses: Int64 = 0
     var interimResponses: Int64 = 0
+    /// Connections closed because they were idle past the limit (their partial messages counted).
+    var evictedConnections: Int64 = 0
     private(set) var drops: [DropReason: Int64] = [:]
 
     mutating func add(_ reason: DropReason, _ n: Int64 = 1) {
@@ -38,6 +40,7 @@ struct CaptureTally: Sendable {
         c.add("requests", requests)
         c.add("responses", responses)
         c.add("interim_responses", interimResponses)
+        c.add("evicted_connections", evictedConnections)
         for reason in DropReason.allCases { c.add(reason, drops[reason, default: 0]) }
         return c
     }

@@ -9,8 +9,10 @@ import ShadowCore
 ///   old connection is closed first.
 /// - A connection closed by FIN/RST is remembered for `closedMemoryNs` of capture time so that its
 ///   late segments are not taken for a new connection; their payload counts `retransmitted_segment`.
+/// - At most `limits.maxFlows` connections are tracked; a new one beyond that (once closed ones
+///   were forgotten to make room) is refused, each of its packets counted `flow_table_full`.
 /// - `sweep` closes connections idle for longer than the limit (forgotten afterwards, so later
-///   traffic starts a new, mid-stream connection); `closeAll` ends the capture, oldest first.
+///   traffic starts a new, mid-stream connection; counted `evicted_connections`); `closeAll` ends the capture, oldest first.
 /// - Exchanges collect in `outbox` in completion order; the owner drains it.
 struct ConnectionTable {
     private struct FlowKey: Hashable {
@@ -62,6 +64,13 @@ struct ConnectionTable {
             slots[slot]!.close(tally: &tally, outbox: &outbox)
             release(key, slot)
         }
+        if index.count >= limits.maxFlows {
+            forgetClosed()
+            if index.count >= limits.maxFlows {
+                tally.add(.flowTableFull)
+                return
+            }
+        }
         var tracker = HTTPConnectionTracker(id: nextID, limits: limits, nowNs: segment.timestampNs)
         nextID += 1
         tally.tcpConnections += 1
@@ -92,9 +101,17 @@ struct ConnectionTable {
             if tracker.isClosed {
                 if !tracker.closedByTCP || quiet > Self.closedMemoryNs { release(key, slot) }
             } else if quiet > idleNs {
+                tally.evictedConnections += 1
                 slots[slot]!.close(tally: &tally, outbox: &outbox)
                 release(key, slot)
             }
+        }
+    }
+
+    /// Makes room: forgets connections already closed (their late segments will look new).
+    private mutating func forgetClosed() {
+        for (key, slot) in index where slots[slot]?.isClosed != false {
+            release(key, slot)
         }
     }
 

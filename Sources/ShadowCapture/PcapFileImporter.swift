@@ -18,7 +18,7 @@ public struct PcapFileImporter: Sendable {
     /// Streams exchanges to `sink` in completion order; throws ShadowError for unreadable/non-pcap/truncated files.
     ///
     /// Memory stays bounded by the open connections, not the capture size. A file damaged part-way
-    /// (`ShadowError.truncatedCapture`, with the byte offset of the damaged record) throws after the
+    /// (`ShadowError.truncatedCapture`, with the packet number and byte offset of the damaged record) throws after the
     /// exchanges read before the damage were emitted. An error thrown by `sink` stops the import.
     public func run(_ sink: (CapturedExchange) throws -> Void) throws -> CaptureSummary {
         guard FileManager.default.fileExists(atPath: path) else { throw ShadowError.fileNotFound(path: path) }
@@ -38,58 +38,42 @@ public struct PcapFileImporter: Sendable {
         }
         defer { if filter != nil { pcap_freecode(&program) } }
 
-        let decoder = PacketDecoder.LinkType(dlt: dlt).map(PacketDecoder.init(linkType:))
-        var table = ConnectionTable(limits: limits)
-        var tally = CaptureTally()
-        var firstNs: Int64?
-        var lastNs: Int64?
+        var processor = PacketProcessor(dlt: dlt, limits: limits)
         let file = pcap_file(handle)
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
+        var packetNumber: Int64 = 0
 
         while true {
             let offset = file.map { Int64(ftell($0)) } ?? -1
             let rc = pcap_next_ex(handle, &header, &data)
             if rc == PCAP_ERROR_BREAK { break }
             if rc == 0 { continue }
+            packetNumber += 1
             guard rc == 1, let header, let data else {
                 let detail = String(cString: pcap_geterr(handle))
-                table.closeAll(tally: &tally)
-                try drain(&table.outbox, sink)
-                throw ShadowError.truncatedCapture(path: path, offset: offset, detail: detail)
+                processor.finish()
+                try drain(&processor, sink)
+                throw ShadowError.truncatedCapture(path: path, packet: packetNumber, offset: offset, detail: detail)
             }
             let ts = Self.nanoseconds(header.pointee.ts)
             let captured = Int(header.pointee.caplen)
-            tally.packets += 1
-            tally.bytes += Int64(captured)
-            if firstNs == nil { firstNs = ts }
-            lastNs = ts
             if filter != nil && pcap_offline_filter(&program, header, data) == 0 {
-                tally.add(.filtered)
+                processor.skip(frameBytes: captured, timestampNs: ts, reason: .filtered)
                 continue
             }
-            guard let decoder else {
-                tally.add(.unsupportedLinkType)
-                continue
-            }
-            let frame = UnsafeRawBufferPointer(start: data, count: captured)
-            switch decoder.decode(frame, timestampNs: ts) {
-            case .segment(let segment):
-                table.handle(segment, payload: UnsafeRawBufferPointer(rebasing: frame[segment.payload]), tally: &tally)
-                if !table.outbox.isEmpty { try drain(&table.outbox, sink) }
-            case .dropped(let reason):
-                tally.add(reason)
-            }
-            table.sweep(nowNs: ts, tally: &tally)
+            processor.process(frame: UnsafeRawBufferPointer(start: data, count: captured), timestampNs: ts)
+            if processor.hasExchanges { try drain(&processor, sink) }
         }
-        table.closeAll(tally: &tally)
-        try drain(&table.outbox, sink)
-        return CaptureSummary(counters: tally.counters, firstPacketNs: firstNs, lastPacketNs: lastNs, linkType: linkType)
+        processor.finish()
+        try drain(&processor, sink)
+        return CaptureSummary(
+            counters: processor.tally.counters, firstPacketNs: processor.firstPacketNs,
+            lastPacketNs: processor.lastPacketNs, linkType: linkType)
     }
 
-    private func drain(_ outbox: inout [CapturedExchange], _ sink: (CapturedExchange) throws -> Void) throws {
-        defer { outbox.removeAll(keepingCapacity: true) }
-        for exchange in outbox { try sink(exchange) }
+    private func drain(_ processor: inout PacketProcessor, _ sink: (CapturedExchange) throws -> Void) throws {
+        for exchange in processor.takeExchanges() { try sink(exchange) }
     }
 
     /// Capture time in ns since the epoch, clamped to a range where differences cannot overflow.

@@ -40,6 +40,16 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     /// A connection that opened with the HTTP/2 prior-knowledge preface (`PRI * HTTP/2.0`);
     /// counted once per connection, its bytes are not parsed as HTTP/1.1.
     case http2Connection = "http2_connection"
+    /// A connection seen while the connection table was full (`--max-flows`); counted per packet.
+    case flowTableFull = "flow_table_full"
+    /// Live capture: packets libpcap delivered but the parser's queue had no room for.
+    case captureQueueFull = "capture_queue_full"
+    /// Live capture: packets the kernel dropped because libpcap's buffer was full (libpcap's `ps_drop`).
+    case kernelDropped = "kernel_dropped"
+    /// Live capture: packets the interface or its driver dropped (libpcap's `ps_ifdrop`).
+    case interfaceDropped = "interface_dropped"
+    /// Exchanges completed after `--max-exchanges` was reached; not stored.
+    case afterLimit = "after_limit"
 }
 
 /// Named counts kept by a capture or a replay run. Keys are stable snake_case names.

@@ -1,7 +1,7 @@
 /// Errors a user can act on; `description` is one line naming the file, URL or flag at fault.
 public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
     case notACapture(path: String, detail: String)
-    case truncatedCapture(path: String, offset: Int64, detail: String)
+    case truncatedCapture(path: String, packet: Int64, offset: Int64, detail: String)
     case fileNotFound(path: String)
     case notADatabase(path: String, detail: String)
     case newerSchema(path: String, found: Int, supported: Int)
@@ -11,11 +11,13 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
     case targetUnreachable(url: String, detail: String)
     case invalidArgument(flag: String, detail: String)
     case io(path: String, detail: String)
+    case captureDevice(interface: String, detail: String)
 
     public var description: String {
         switch self {
         case let .notACapture(path, detail): "\(path): not a pcap or pcapng file: \(detail)"
-        case let .truncatedCapture(path, offset, detail): "\(path): truncated capture at byte offset \(offset): \(detail)"
+        case let .truncatedCapture(path, packet, offset, detail):
+            "\(path): damaged capture at packet \(packet) (byte offset \(offset)): \(detail)"
         case let .fileNotFound(path): "\(path): no such file"
         case let .notADatabase(path, detail): "\(path): not a shadowdiff database: \(detail)"
         case let .newerSchema(path, found, supported):
@@ -26,6 +28,7 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .targetUnreachable(url, detail): "\(url): target unreachable: \(detail)"
         case let .invalidArgument(flag, detail): "\(flag): \(detail)"
         case let .io(path, detail): "\(path): \(detail)"
+        case let .captureDevice(interface, detail): "--interface \(interface): cannot capture: \(detail)"
         }
     }
 }

@@ -22,6 +22,9 @@ public final class ShadowDatabase: Sendable {
         do {
             var config = Configuration()
             config.busyMode = .timeout(10)
+            // WAL with synchronous=NORMAL: a crash of shadowdiff never loses a committed batch;
+            // only a power loss may lose the last ones (never corrupts).
+            config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = NORMAL") }
             pool = try DatabasePool(path: path, configuration: config)
             try Schema.migrator.migrate(pool)
         } catch let error as DatabaseError {

@@ -113,8 +113,9 @@ import Testing
             do {
                 _ = try PcapFileImporter(path: path).run { exchanges.append($0) }
                 Issue.record("no error for a file cut at \(cut)")
-            } catch let ShadowError.truncatedCapture(errorPath, offset, detail) {
+            } catch let ShadowError.truncatedCapture(errorPath, packet, offset, detail) {
                 #expect(errorPath == path)
+                #expect(packet == 6, "the sixth record is the damaged one")
                 #expect(offset == Int64(damaged))
                 #expect(detail.contains("truncated"), "libpcap's message: \(detail)")
             }

@@ -1,0 +1,98 @@
+import Foundation
+import ShadowCore
+
+/// Writes captured exchanges to the store on a thread of its own, so parsing and SQLite run side by side.
+///
+/// Contract:
+/// - Producers hand over batches with `submit` (waits while `queueCapacity` exchanges are queued:
+///   backpressure) or `offer` (never waits; false when full, the caller counts the drop).
+/// - Batches are committed every `batchSize` exchanges, and at least every `commitInterval` seconds
+///   while traffic trickles in, so a killed capture loses at most that much.
+/// - `finish` stops accepting work, commits everything queued and returns the number of exchanges
+///   committed, or throws the first store error (after which submitted work is discarded).
+public final class ExchangeWriterThread: @unchecked Sendable {
+    private let queue: BoundedQueue<[CapturedExchange]>
+    private let writer: ExchangeWriter
+    private let commitInterval: Double
+    private let state = NSLock()
+    private var committedCount: Int64 = 0
+    private var failure: Error?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(database: ShadowDatabase, captureID: Int64, batchSize: Int = 1000, queueCapacity: Int = 4000,
+                commitInterval: Double = 1) {
+        writer = ExchangeWriter(database: database, captureID: captureID, batchSize: batchSize)
+        queue = BoundedQueue(capacity: queueCapacity)
+        self.commitInterval = commitInterval
+        let thread = Thread { [self] in run() }
+        thread.name = "shadowdiff-store-writer"
+        thread.start()
+    }
+
+    /// Exchanges durably committed so far.
+    public var committed: Int64 {
+        state.lock()
+        defer { state.unlock() }
+        return committedCount
+    }
+
+    /// Exchanges waiting to be written.
+    public var queued: Int { queue.queuedCost }
+
+    /// Queues `exchanges`, waiting for room; false once the writer has failed or finished.
+    @discardableResult
+    public func submit(_ exchanges: [CapturedExchange]) -> Bool {
+        guard !exchanges.isEmpty else { return true }
+        return queue.push(exchanges, cost: exchanges.count)
+    }
+
+    /// Queues `exchanges` if there is room now; false otherwise (nothing queued).
+    public func offer(_ exchanges: [CapturedExchange]) -> Bool {
+        guard !exchanges.isEmpty else { return true }
+        return queue.offer(exchanges, cost: exchanges.count)
+    }
+
+    /// Commits everything queued, stops the thread and returns the committed count.
+    public func finish() throws -> Int64 {
+        queue.close()
+        done.wait()
+        done.signal()
+        state.lock()
+        defer { state.unlock() }
+        if let failure { throw failure }
+        return committedCount
+    }
+
+    private func run() {
+        defer { done.signal() }
+        var lastCommit = Date()
+        do {
+            while true {
+                if let batch = queue.pop(timeout: commitInterval) {
+                    try writer.append(contentsOf: batch)
+                } else if queue.isClosedAndEmpty {
+                    break
+                }
+                if Date().timeIntervalSince(lastCommit) >= commitInterval {
+                    try writer.flush()
+                    lastCommit = Date()
+                }
+                publish()
+            }
+            try writer.flush()
+            publish()
+        } catch {
+            state.lock()
+            failure = error
+            state.unlock()
+            queue.close()
+            while queue.pop() != nil {}
+        }
+    }
+
+    private func publish() {
+        state.lock()
+        committedCount = writer.committed
+        state.unlock()
+    }
+}
