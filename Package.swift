@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -38,10 +39,12 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // Decision extraction, structural JSON diff, latency statistics.
+        // Decision extraction, structural JSON diff, latency statistics, content decoding.
         .target(name: "ShadowDiff", dependencies: [
             "ShadowCore",
             .product(name: "Histogram", package: "hdrhistogram-swift"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Terminal summary and JSON report.
         .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff"]),

@@ -11,10 +11,13 @@ public enum PairComparer {
             let rules = options.rules == .auto ? .status : options.rules
             return (rules, a == b ? [] : [Mismatch(kind: .error, field: "error", baseline: a, candidate: b)])
         }
-        guard let a = baseline.response, let b = candidate.response else { return (.status, []) }
+        guard var a = baseline.response, var b = candidate.response else { return (.status, []) }
+        a.body = ContentDecoder.decode(a.body, headers: a.headers).0
+        b.body = ContentDecoder.decode(b.body, headers: b.headers).0
         var mismatches: [Mismatch] = []
         let bothBidStatuses = [200, 204].contains(a.status) && [200, 204].contains(b.status)
-        let requestJSON = options.rules == .status ? nil : JSONParser.parse(request.body)
+        let requestJSON = options.rules == .status
+            ? nil : JSONParser.parse(ContentDecoder.decode(request.body, headers: request.headers).0)
         let impressions = DecisionExtractor.impressionIDs(request: requestJSON)
         var rules = options.rules
         if rules == .auto {

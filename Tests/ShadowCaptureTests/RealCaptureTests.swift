@@ -115,6 +115,17 @@ import Testing
         }
     }
 
+    @Test func gzipBodiesAreStoredAsSent() throws {
+        try requireDirectory()
+        let (_, exchanges) = try load("http1-keepalive-5req-gzip-mozilla.pcap")
+        let gzipped = exchanges.compactMap(\.response).filter { $0.headers.first("Content-Encoding") == "gzip" }
+        #expect(gzipped.count == 2, "the manifest lists 2 content-encoded messages")
+        for response in gzipped {
+            #expect(response.body.starts(with: [0x1F, 0x8B]), "gzip magic: the body is kept compressed, as sent")
+            #expect(response.headers.first("Content-Length").flatMap { Int($0) } == response.body.count)
+        }
+    }
+
     @Test func docker101AndCONNECTExchangesKeepTheirAnswer() throws {
         try requireDirectory()
         let (_, docker) = try load("http1-docker-api-post-json-upgrade-101.pcap")
