@@ -1,64 +1,67 @@
 #!/usr/bin/env bash
-# Capture import throughput: shadowdiff against tshark on the same pcap, same machine, same run.
+# Capture import: shadowdiff against tshark and tcpflow on the same pcap, same machine, same run.
 #
-# Makes a real capture: wrk posts an OpenRTB bid request to the baseline fixture bidder over
-# keep-alive connections while tcpdump records lo. Then times, best of $RUNS:
-#   shadowdiff capture --pcap big.pcap --db x.db   (decode, reassemble, parse, pair, store in SQLite)
-#   tshark -r big.pcap -Y http.request -T fields -e frame.number   (decode and dissect HTTP, no storing)
-# and prints both times, the ratio and the exchange counts each found.
+# Makes a real capture of >= $MIN_EXCHANGES keep-alive OpenRTB POSTs (wrk -> nginx on lo, tcpdump;
+# bench/make-openrtb-pcap.sh), then measures wall time and peak RSS (GNU time) of:
+#   shadowdiff capture --pcap F --db x.db   decode, reassemble, parse, pair, store every exchange in SQLite
+#   tshark -r F -Y http.request -T fields -e frame.number   dissect HTTP, print one line per request
+#   tcpflow -r F -o DIR                     reassemble TCP, write each flow to a file (no HTTP parsing)
+# shadowdiff and tcpflow: best of $RUNS; tshark: one run (it takes minutes). Prints exchanges/s,
+# packets/s, peak RSS and the ratios. shadowdiff is also run on a 100K-packet prefix to show that
+# its peak RSS does not grow with the file.
 #
-# Usage: bash bench/capture-import.sh [seconds of wrk traffic, default 10]
+# Usage: bash bench/capture-import.sh [existing.pcap]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION=${1:-10}
 RUNS=${RUNS:-3}
-for p in tcpdump tshark wrk; do
-    command -v $p >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump tshark wrk >/dev/null; break; }
+MIN_EXCHANGES=${MIN_EXCHANGES:-500000}
+for p in tcpdump tshark tcpflow wrk nginx; do
+    command -v $p >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump tshark tcpflow wrk nginx-light >/dev/null; break; }
 done
 swift build -c release --product shadowdiff >/dev/null
-swift build -c release --product fixture-bidder >/dev/null
 bin=$(swift build -c release --show-bin-path)
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+work=$(mktemp -d /tmp/shadowdiff-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
 
-"$bin/fixture-bidder" --build baseline --port 0 >"$work/bidder.log" &
-for _ in $(seq 50); do grep -q listening "$work/bidder.log" && break; sleep 0.1; done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/bidder.log")
-body=$(python3 -c 'import json,sys; print(json.dumps(json.load(open("fixtures/requests/01-banner-300x250-site.json"))))' 2>/dev/null \
-    || cat "$(ls fixtures/requests/*.json | head -1)")
-cat >"$work/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.body = [[$body]]
-LUA
-tcpdump -i lo -U -n -B 65536 -w "$work/big.pcap" "tcp port $port" 2>"$work/tcpdump.log" &
-tcpdump_pid=$!
-for _ in $(seq 50); do grep -q listening "$work/tcpdump.log" && break; sleep 0.1; done
-wrk -t2 -c16 -d"${DURATION}s" -s "$work/post.lua" "http://127.0.0.1:$port/openrtb2/auction" | tee "$work/wrk.txt" | grep -E "requests in|Requests/sec"
-sleep 0.5
-kill -INT $tcpdump_pid; wait $tcpdump_pid 2>/dev/null || true
-grep -E "captured|dropped" "$work/tcpdump.log" || true
-ls -l "$work/big.pcap" | awk '{print "pcap bytes:", $5}'
+pcap=${1:-}
+if [ -z "$pcap" ]; then
+    pcap=$work/openrtb.pcap
+    seconds=10
+    bash bench/make-openrtb-pcap.sh "$pcap" "$seconds" 16
+fi
+packets=$(tcpdump -r "$pcap" -n 2>/dev/null | wc -l)
+echo "capture: $pcap, $(stat -c %s "$pcap") bytes, $packets packets"
 
-best() { sort -n | head -1; }
-time_runs() {
-    for _ in $(seq "$RUNS"); do
-        local start end
-        start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N)
-        echo "$end - $start" | bc -l
-    done | best
+# measure LABEL CMD...: appends "seconds rss_kb" of the best run to $work/LABEL
+measure() {
+    local label=$1 runs=$2; shift 2
+    for _ in $(seq "$runs"); do
+        rm -rf "$work/db.db"* "$work/flows"; mkdir -p "$work/flows"
+        /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/err.txt" || { cat "$work/err.txt"; exit 1; }
+        cat "$work/time.txt"
+    done | sort -n | head -1 >"$work/$label"
 }
-sd=$(time_runs bash -c "rm -f '$work/x.db'*; '$bin/shadowdiff' capture --pcap '$work/big.pcap' --db '$work/x.db'")
-ts=$(time_runs tshark -r "$work/big.pcap" -Y http.request -T fields -e frame.number)
-rm -f "$work/x.db"*
-"$bin/shadowdiff" capture --pcap "$work/big.pcap" --db "$work/x.db" | tee "$work/sd.txt"
-sd_n=$(sqlite3 "$work/x.db" "SELECT count(*) FROM exchanges")
-sd_resp=$(sqlite3 "$work/x.db" "SELECT count(prod_status) FROM exchanges")
-ts_req=$(tshark -r "$work/big.pcap" -Y http.request -T fields -e frame.number | wc -l)
-ts_resp=$(tshark -r "$work/big.pcap" -Y http.response -T fields -e frame.number | wc -l)
+measure shadowdiff "$RUNS" "$bin/shadowdiff" capture --pcap "$pcap" --db "$work/db.db"
+"$bin/shadowdiff" capture --pcap "$pcap" --db "$work/db.db" >"$work/sd.txt"
+sd_req=$(sqlite3 "$work/db.db" "SELECT count(*) FROM exchanges")
+sd_resp=$(sqlite3 "$work/db.db" "SELECT count(prod_status) FROM exchanges")
+measure tcpflow "$RUNS" tcpflow -r "$pcap" -o "$work/flows"
+measure tshark 1 tshark -r "$pcap" -Y http.request -T fields -e frame.number
+ts_req=$(tshark -r "$pcap" -Y http.request -T fields -e frame.number | wc -l)
+tcpdump -r "$pcap" -c 100000 -w "$work/prefix.pcap" 2>/dev/null
+measure shadowdiff-prefix "$RUNS" "$bin/shadowdiff" capture --pcap "$work/prefix.pcap" --db "$work/db.db"
+
+read -r sd_s sd_kb <"$work/shadowdiff"
+read -r tf_s tf_kb <"$work/tcpflow"
+read -r ts_s ts_kb <"$work/tshark"
+read -r sp_s sp_kb <"$work/shadowdiff-prefix"
 echo
-printf "%-44s %10s %12s %12s\n" "tool" "seconds" "requests" "responses"
-printf "%-44s %10.3f %12s %12s\n" "shadowdiff capture (into SQLite)" "$sd" "$sd_n" "$sd_resp"
-printf "%-44s %10.3f %12s %12s\n" "tshark -Y http.request (dissect only)" "$ts" "$ts_req" "$ts_resp"
-printf "ratio tshark/shadowdiff: %.2fx (higher is better for shadowdiff)\n" "$(echo "$ts / $sd" | bc -l)"
-printf "shadowdiff exchanges/s: %.0f\n" "$(echo "$sd_n / $sd" | bc -l)"
+printf "%-58s %9s %12s %12s %11s %9s\n" tool seconds requests exchanges/s packets/s "peak RSS"
+row() { printf "%-58s %9.2f %12s %12.0f %11.0f %6.0f MB\n" "$1" "$2" "$3" "$(echo "$3 / $2" | bc -l)" "$(echo "$packets / $2" | bc -l)" "$(echo "$4 / 1024" | bc -l)"; }
+row "shadowdiff capture --pcap (parse, pair, store in SQLite)" "$sd_s" "$sd_req" "$sd_kb"
+row "tcpflow -r (reassemble, write flows; no HTTP)" "$tf_s" "$sd_req" "$tf_kb"
+row "tshark -Y http.request (dissect; stores nothing)" "$ts_s" "$ts_req" "$ts_kb"
+printf "shadowdiff on a 100,000-packet prefix: %.2f s, peak RSS %.0f MB\n" "$sp_s" "$(echo "$sp_kb / 1024" | bc -l)"
+printf "shadowdiff stored %s requests, %s with their response; tshark found %s requests\n" "$sd_req" "$sd_resp" "$ts_req"
+printf "ratio tshark/shadowdiff time: %.1fx   ratio tcpflow/shadowdiff packet rate: %.2fx\n" \
+    "$(echo "$ts_s / $sd_s" | bc -l)" "$(echo "$tf_s / $sd_s" | bc -l)"

@@ -39,13 +39,11 @@ public struct PcapFileImporter: Sendable {
         defer { if filter != nil { pcap_freecode(&program) } }
 
         var processor = PacketProcessor(dlt: dlt, limits: limits)
-        let file = pcap_file(handle)
         var header: UnsafeMutablePointer<pcap_pkthdr>?
         var data: UnsafePointer<UInt8>?
         var packetNumber: Int64 = 0
 
         while true {
-            let offset = file.map { Int64(ftell($0)) } ?? -1
             let rc = pcap_next_ex(handle, &header, &data)
             if rc == PCAP_ERROR_BREAK { break }
             if rc == 0 { continue }
@@ -54,6 +52,7 @@ public struct PcapFileImporter: Sendable {
                 let detail = String(cString: pcap_geterr(handle))
                 processor.finish()
                 try drain(&processor, sink)
+                let offset = Self.offsetOfRecord(packetNumber, in: path)
                 throw ShadowError.truncatedCapture(path: path, packet: packetNumber, offset: offset, detail: detail)
             }
             let ts = Self.nanoseconds(header.pointee.ts)
@@ -74,6 +73,20 @@ public struct PcapFileImporter: Sendable {
 
     private func drain(_ processor: inout PacketProcessor, _ sink: (CapturedExchange) throws -> Void) throws {
         for exchange in processor.takeExchanges() { try sink(exchange) }
+    }
+
+    /// Byte offset where record `number` (1-based) starts: the file position after the records before
+    /// it. Found by reading the file again, so the import loop needs no per-packet seek; -1 if unknown.
+    static func offsetOfRecord(_ number: Int64, in path: String) -> Int64 {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
+        guard let handle = pcap_open_offline(path, &errbuf) else { return -1 }
+        defer { pcap_close(handle) }
+        var header: UnsafeMutablePointer<pcap_pkthdr>?
+        var data: UnsafePointer<UInt8>?
+        for _ in 1..<max(1, number) where pcap_next_ex(handle, &header, &data) != 1 {
+            return -1
+        }
+        return pcap_file(handle).map { Int64(ftell($0)) } ?? -1
     }
 
     /// Capture time in ns since the epoch, clamped to a range where differences cannot overflow.

@@ -13,7 +13,8 @@ public final class ExchangeWriter {
     private let database: ShadowDatabase
     private let captureID: Int64
     private let batchSize: Int
-    private var pending: [CapturedExchange] = []
+    private var pending: [[CapturedExchange]] = []
+    private var pendingCount = 0
     private var scratch = SQLiteBinder()
     public private(set) var committed: Int64 = 0
 
@@ -21,21 +22,27 @@ public final class ExchangeWriter {
         self.database = database
         self.captureID = captureID
         self.batchSize = max(1, batchSize)
-        pending.reserveCapacity(self.batchSize)
     }
 
     public func append(_ exchange: CapturedExchange) throws {
-        pending.append(exchange)
-        if pending.count >= batchSize { try flush() }
+        try append(contentsOf: [exchange])
     }
 
-    public func append(contentsOf exchanges: [CapturedExchange]) throws {
-        for exchange in exchanges { try append(exchange) }
+    /// Takes a whole batch as it is (no per-exchange copy); commits once `batchSize` are pending
+    /// and then returns the batches written (see `flush`).
+    @discardableResult
+    public func append(contentsOf exchanges: [CapturedExchange]) throws -> [[CapturedExchange]] {
+        guard !exchanges.isEmpty else { return [] }
+        pending.append(exchanges)
+        pendingCount += exchanges.count
+        return pendingCount >= batchSize ? try flush() : []
     }
 
-    /// Commits everything pending in one transaction.
-    public func flush() throws {
-        guard !pending.isEmpty else { return }
+    /// Commits everything pending in one transaction; returns the batches written, so that the
+    /// caller may choose the thread that frees them.
+    @discardableResult
+    public func flush() throws -> [[CapturedExchange]] {
+        guard !pending.isEmpty else { return [] }
         let captureID = captureID
         var binder = scratch
         try database.pool.write { db in
@@ -48,7 +55,7 @@ public final class ExchangeWriter {
                 INSERT INTO exchange_bodies (exchange_id, request_version, request_headers, request_body,
                     prod_headers, prod_body) VALUES (?, ?, ?, ?, ?, ?)
                 """).sqliteStatement
-            for e in pending {
+            for e in pending.joined() {
                 binder.begin(meta)
                 binder.bind(captureID)
                 binder.bind(e.captureTimeNs)
@@ -80,8 +87,11 @@ public final class ExchangeWriter {
             }
         }
         scratch = binder
-        committed += Int64(pending.count)
+        committed += Int64(pendingCount)
+        let written = pending
         pending.removeAll(keepingCapacity: true)
+        pendingCount = 0
+        return written
     }
 }
 

@@ -12,6 +12,9 @@ import ShadowCore
 ///   committed, or throws the first store error (after which submitted work is discarded).
 public final class ExchangeWriterThread: @unchecked Sendable {
     private let queue: BoundedQueue<[CapturedExchange]>
+    /// Batches already written, handed back so that the producer's thread frees them (cheaper for
+    /// the allocator than freeing on this thread what another thread allocated).
+    private let spent = BoundedQueue<[[CapturedExchange]]>(capacity: .max)
     private let writer: ExchangeWriter
     private let commitInterval: Double
     private let state = NSLock()
@@ -42,12 +45,14 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     /// Queues `exchanges`, waiting for room; false once the writer has failed or finished.
     @discardableResult
     public func submit(_ exchanges: [CapturedExchange]) -> Bool {
+        releaseSpent()
         guard !exchanges.isEmpty else { return true }
         return queue.push(exchanges, cost: exchanges.count)
     }
 
     /// Queues `exchanges` if there is room now; false otherwise (nothing queued).
     public func offer(_ exchanges: [CapturedExchange]) -> Bool {
+        releaseSpent()
         guard !exchanges.isEmpty else { return true }
         return queue.offer(exchanges, cost: exchanges.count)
     }
@@ -57,6 +62,7 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         queue.close()
         done.wait()
         done.signal()
+        releaseSpent()
         state.lock()
         defer { state.unlock() }
         if let failure { throw failure }
@@ -69,17 +75,21 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         do {
             while true {
                 if let batch = queue.pop(timeout: commitInterval) {
-                    try writer.append(contentsOf: batch)
+                    let written = try writer.append(contentsOf: batch)
+                    if !written.isEmpty {
+                        hand(written)
+                        lastCommit = Date()
+                    }
                 } else if queue.isClosedAndEmpty {
                     break
                 }
                 if Date().timeIntervalSince(lastCommit) >= commitInterval {
-                    try writer.flush()
+                    hand(try writer.flush())
                     lastCommit = Date()
                 }
                 publish()
             }
-            try writer.flush()
+            hand(try writer.flush())
             publish()
         } catch {
             state.lock()
@@ -88,6 +98,14 @@ public final class ExchangeWriterThread: @unchecked Sendable {
             queue.close()
             while queue.pop() != nil {}
         }
+    }
+
+    private func hand(_ written: [[CapturedExchange]]) {
+        if !written.isEmpty { _ = spent.offer(written) }
+    }
+
+    private func releaseSpent() {
+        while spent.pop(timeout: 0) != nil {}
     }
 
     private func publish() {
