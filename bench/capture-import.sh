@@ -42,6 +42,7 @@ measure() {
     done | sort -n | head -1 >"$work/$label"
 }
 measure shadowdiff "$RUNS" "$bin/shadowdiff" capture --pcap "$pcap" --db "$work/db.db"
+rm -f "$work/db.db"*
 "$bin/shadowdiff" capture --pcap "$pcap" --db "$work/db.db" >"$work/sd.txt"
 sd_req=$(sqlite3 "$work/db.db" "SELECT count(*) FROM exchanges")
 sd_resp=$(sqlite3 "$work/db.db" "SELECT count(prod_status) FROM exchanges")
@@ -59,7 +60,7 @@ echo
 printf "%-58s %9s %12s %12s %11s %9s\n" tool seconds requests exchanges/s packets/s "peak RSS"
 row() { printf "%-58s %9.2f %12s %12.0f %11.0f %6.0f MB\n" "$1" "$2" "$3" "$(echo "$3 / $2" | bc -l)" "$(echo "$packets / $2" | bc -l)" "$(echo "$4 / 1024" | bc -l)"; }
 row "shadowdiff capture --pcap (parse, pair, store in SQLite)" "$sd_s" "$sd_req" "$sd_kb"
-row "tcpflow -r (reassemble, write flows; no HTTP)" "$tf_s" "$sd_req" "$tf_kb"
+row "tcpflow -r (reassemble, write flows; no HTTP)" "$tf_s" "$ts_req" "$tf_kb"
 row "tshark -Y http.request (dissect; stores nothing)" "$ts_s" "$ts_req" "$ts_kb"
 printf "shadowdiff on a 100,000-packet prefix: %.2f s, peak RSS %.0f MB\n" "$sp_s" "$(echo "$sp_kb / 1024" | bc -l)"
 printf "shadowdiff stored %s requests, %s with their response; tshark found %s requests\n" "$sd_req" "$sd_resp" "$ts_req"

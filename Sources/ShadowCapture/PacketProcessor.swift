@@ -24,10 +24,6 @@ struct PacketProcessor {
     /// Open connections.
     var connections: Int { table.count }
 
-    mutating func count(_ reason: DropReason, _ n: Int64 = 1) {
-        tally.add(reason, n)
-    }
-
     /// Counts a frame that was seen but not decoded (filtered out, lost before parsing).
     mutating func skip(frameBytes: Int, timestampNs: Int64, reason: DropReason) {
         account(frameBytes, timestampNs)
