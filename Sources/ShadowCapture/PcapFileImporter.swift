@@ -19,8 +19,11 @@ public struct PcapFileImporter: Sendable {
     ///
     /// Memory stays bounded by the open connections, not the capture size. A file damaged part-way
     /// (`ShadowError.truncatedCapture`, with the packet number and byte offset of the damaged record) throws after the
-    /// exchanges read before the damage were emitted. An error thrown by `sink` stops the import.
-    public func run(_ sink: (CapturedExchange) throws -> Void) throws -> CaptureSummary {
+    /// exchanges read before the damage were emitted. An error thrown by `sink` stops the import;
+    /// so does `isCancelled` (asked every 4096 packets) turning true: `ShadowError.interrupted`.
+    public func run(
+        isCancelled: () -> Bool = { false }, _ sink: (CapturedExchange) throws -> Void
+    ) throws -> CaptureSummary {
         guard FileManager.default.fileExists(atPath: path) else { throw ShadowError.fileNotFound(path: path) }
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let handle = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
@@ -48,6 +51,7 @@ public struct PcapFileImporter: Sendable {
             if rc == PCAP_ERROR_BREAK { break }
             if rc == 0 { continue }
             packetNumber += 1
+            if packetNumber & 4095 == 0 && isCancelled() { throw ShadowError.interrupted(source: path) }
             guard rc == 1, let header, let data else {
                 let detail = String(cString: pcap_geterr(handle))
                 processor.finish()

@@ -12,6 +12,7 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
     case invalidArgument(flag: String, detail: String)
     case io(path: String, detail: String)
     case captureDevice(interface: String, detail: String)
+    case interrupted(source: String)
 
     public var description: String {
         switch self {
@@ -29,6 +30,7 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .invalidArgument(flag, detail): "\(flag): \(detail)"
         case let .io(path, detail): "\(path): \(detail)"
         case let .captureDevice(interface, detail): "--interface \(interface): cannot capture: \(detail)"
+        case let .interrupted(source): "\(source): interrupted by a signal; the exchanges read so far are stored and the capture is marked failed"
         }
     }
 }

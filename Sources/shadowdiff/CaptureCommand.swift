@@ -18,7 +18,8 @@ struct CaptureCommand: ParsableCommand {
             stored with the capture and printed.
 
             --pcap: a file damaged part-way keeps the exchanges read before the damage, is marked \
-            failed with the packet number and byte offset, and exits 2. --filter is applied per \
+            failed with the packet number and byte offset, and exits 2; so does an import stopped \
+            by SIGINT/SIGTERM (what was read is committed). --filter is applied per \
             packet and rejected packets are counted 'filtered'.
 
             --interface: captures until SIGINT/SIGTERM, --duration or --max-exchanges, then parses \
@@ -110,9 +111,13 @@ struct CaptureCommand: ParsableCommand {
         var lastProgress = started
         var batch: [CapturedExchange] = []
         var seen: Int64 = 0
+        let interrupted = SignalFlag()
+        let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { interrupted.raise() }
+        defer { stopper.cancel() }
         let summary: CaptureSummary
         do {
-            summary = try PcapFileImporter(path: path, filter: filter, limits: limits).run { exchange in
+            let importer = PcapFileImporter(path: path, filter: filter, limits: limits)
+            summary = try importer.run(isCancelled: { interrupted.isRaised }) { exchange in
                 guard gate.admit() else { return }
                 batch.append(exchange)
                 seen += 1
@@ -247,6 +252,15 @@ final class StopOnSignals {
     func cancel() {
         for source in sources { source.cancel() }
     }
+}
+
+/// Set once from a signal handler, read by the importing thread.
+final class SignalFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+
+    func raise() { lock.withLock { raised = true } }
+    var isRaised: Bool { lock.withLock { raised } }
 }
 
 /// The one-line live status: rate, stored, queue and the largest drop counts.

@@ -1,11 +1,17 @@
 import ArgumentParser
+import ShadowCore
 import ShadowStore
 
 /// `shadowdiff captures --db DB`
 struct CapturesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "captures",
-        abstract: "List the captures in a database with their counters."
+        abstract: "List the captures in a database with their counters.",
+        discussion: """
+            One block per capture: id, source, status, exchanges stored and start time; the non-zero \
+            totals (packets, bytes, tcp_connections, requests, responses, pcap_received, ...); and \
+            everything not used, by reason (see README: drop reasons).
+            """
     )
 
     @Option(help: ArgumentHelp("The shadowdiff database.", valueName: "file"))
@@ -16,8 +22,12 @@ struct CapturesCommand: ParsableCommand {
         for capture in try database.captures() {
             print("capture \(capture.id)  \(capture.sourceKind) \(capture.source)  \(capture.status)  exchanges \(capture.exchanges)  started \(capture.startedAt)")
             if let error = capture.error { print("  error: \(error)") }
-            let counters = capture.counters.values.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            if !counters.isEmpty { print("  " + counters.joined(separator: " ")) }
+            let c = capture.counters
+            let dropNames = Set(DropReason.allCases.map(\.rawValue))
+            let totals = c.values.filter { !dropNames.contains($0.key) && $0.value != 0 }.sorted { $0.key < $1.key }
+            if !totals.isEmpty { print("  " + totals.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+            let drops = c.drops.map { "\($0.0.rawValue)=\($0.1)" }
+            print("  not used: " + (drops.isEmpty ? "nothing" : drops.joined(separator: " ")))
         }
     }
 }

@@ -34,11 +34,35 @@ import Testing
             try full.prefix(full.count / 2 + 7).write(to: URL(fileURLWithPath: cut))
             let out = try Harness.shadowdiff("capture", "--pcap", cut, "--db", db)
             expectOneLineError(out, mentioning: cut)
-            #expect(out.stderr.contains("offset"))
+            #expect(out.stderr.contains("damaged capture at packet ") && out.stderr.contains("byte offset"), "\(out.stderr)")
             let list = try Harness.shadowdiff("captures", "--db", db)
             #expect(list.status == 0)
             #expect(list.stdout.contains("capture 1  pcap \(sample)  complete"))
             #expect(list.stdout.contains("capture 2  pcap \(cut)  failed"))
+            #expect(list.stdout.contains("packets=272") && list.stdout.contains("requests=104"), "\(list.stdout)")
+            #expect(list.stdout.contains("  not used: nothing"), "\(list.stdout)")
+            let integrity = try Harness.run("/usr/bin/sqlite3", [db, "PRAGMA integrity_check"])
+            #expect(integrity.stdout == "ok\n")
+        }
+    }
+
+    @Test func anInterruptedImportKeepsWhatItReadAndIsMarkedFailed() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            // The sample's records 1,000 times over: long enough to be interrupted part-way.
+            let sampleBytes = try Data(contentsOf: URL(fileURLWithPath: sample))
+            var big = Data(sampleBytes.prefix(24))
+            for _ in 0..<1000 { big.append(sampleBytes.dropFirst(24)) }
+            let path = dir + "/long.pcap"
+            try big.write(to: URL(fileURLWithPath: path))
+            let db = dir + "/interrupted.db"
+            let capture = try RunningLiveCapture(pcapImportOf: path, db: db)
+            try await Task.sleep(for: .milliseconds(300))
+            try #require(capture.process.isRunning, "the import finished before it could be interrupted")
+            let status = capture.stop(SIGINT)
+            #expect(status == 2)
+            #expect(capture.stderr.contains("\(path): interrupted by a signal"), "\(capture.stderr)")
+            let list = try Harness.shadowdiff("captures", "--db", db)
+            #expect(list.stdout.contains("capture 1  pcap \(path)  failed"), "\(list.stdout)")
             let integrity = try Harness.run("/usr/bin/sqlite3", [db, "PRAGMA integrity_check"])
             #expect(integrity.stdout == "ok\n")
         }

@@ -99,15 +99,20 @@ final class RunningNginx {
     enum NginxError: Error { case didNotStart(String) }
 }
 
-/// `shadowdiff capture --interface ...` running in the background until stopped or done.
+/// `shadowdiff capture ...` running in the background until stopped or done.
 final class RunningLiveCapture {
     let process: Process
     private let out = Locked(Data())
     private let err = Locked(Data())
     private let readers = DispatchGroup()
 
-    /// Starts the capture and returns once it reported that it is capturing.
-    init(_ arguments: [String]) throws {
+    /// Starts a file import in the background (returns at once).
+    convenience init(pcapImportOf path: String, db: String) throws {
+        try self.init(["--pcap", path, "--db", db], waitFor: nil)
+    }
+
+    /// Starts the capture and returns once it printed `waitFor` on stderr (or ended, or 10 s passed).
+    init(_ arguments: [String], waitFor banner: String? = "capturing on") throws {
         process = Harness.process(Harness.shadowdiff, ["capture"] + arguments)
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
@@ -125,8 +130,9 @@ final class RunningLiveCapture {
                 readers.leave()
             }
         }
+        guard let banner else { return }
         let deadline = Date().addingTimeInterval(10)
-        while !stderr.contains("capturing on") && process.isRunning && Date() < deadline { usleep(10_000) }
+        while !stderr.contains(banner) && process.isRunning && Date() < deadline { usleep(10_000) }
     }
 
     var stdout: String { String(decoding: out.get(), as: UTF8.self) }
