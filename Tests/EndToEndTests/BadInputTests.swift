@@ -48,21 +48,43 @@ import Testing
 
     @Test func anInterruptedImportKeepsWhatItReadAndIsMarkedFailed() async throws {
         try await Harness.withTemporaryDirectory { dir in
-            // The sample's records 1,000 times over: long enough to be interrupted part-way.
-            let sampleBytes = try Data(contentsOf: URL(fileURLWithPath: sample))
+            // The sample's connections 1,000 times over, each time on other client ports: 104,000
+            // exchanges, far more than are read before the interrupt.
+            let sampleBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: sample)))
             var big = Data(sampleBytes.prefix(24))
-            for _ in 0..<1000 { big.append(sampleBytes.dropFirst(24)) }
+            for round in 0..<1000 {
+                var offset = 24
+                while offset + 16 <= sampleBytes.count {
+                    let caplen = Int(sampleBytes[offset + 8]) | Int(sampleBytes[offset + 9]) << 8 | Int(sampleBytes[offset + 10]) << 16
+                    var record = Array(sampleBytes[offset..<min(sampleBytes.count, offset + 16 + caplen)])
+                    let tcp = 16 + 14 + Int(record[16 + 14] & 0x0F) * 4
+                    if record.count >= tcp + 4 {
+                        let sport = Int(record[tcp]) << 8 | Int(record[tcp + 1])
+                        let dport = Int(record[tcp + 2]) << 8 | Int(record[tcp + 3])
+                        let at = sport > dport ? tcp : tcp + 2
+                        let port = (max(sport, dport) + round) & 0xFFFF
+                        record[at] = UInt8(port >> 8)
+                        record[at + 1] = UInt8(port & 0xFF)
+                    }
+                    big.append(contentsOf: record)
+                    offset += 16 + caplen
+                }
+            }
             let path = dir + "/long.pcap"
             try big.write(to: URL(fileURLWithPath: path))
             let db = dir + "/interrupted.db"
             let capture = try RunningLiveCapture(pcapImportOf: path, db: db)
-            try await Task.sleep(for: .milliseconds(300))
-            try #require(capture.process.isRunning, "the import finished before it could be interrupted")
+            func stored() -> Int { Int((try? Harness.run("/usr/bin/sqlite3", [db, "SELECT count(*) FROM exchanges"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? "") ?? 0 }
+            let deadline = Date().addingTimeInterval(60)
+            while capture.process.isRunning && stored() == 0 && Date() < deadline { usleep(50_000) }
+            try #require(capture.process.isRunning, "the import finished before it could be interrupted: \(capture.stdout)")
             let status = capture.stop(SIGINT)
             #expect(status == 2)
             #expect(capture.stderr.contains("\(path): interrupted by a signal"), "\(capture.stderr)")
+            let kept = stored()
+            #expect(kept > 0 && kept < 104_000, "\(kept) exchanges kept")
             let list = try Harness.shadowdiff("captures", "--db", db)
-            #expect(list.stdout.contains("capture 1  pcap \(path)  failed"), "\(list.stdout)")
+            #expect(list.stdout.contains("capture 1  pcap \(path)  failed  exchanges \(kept)"), "\(list.stdout)")
             let integrity = try Harness.run("/usr/bin/sqlite3", [db, "PRAGMA integrity_check"])
             #expect(integrity.stdout == "ok\n")
         }

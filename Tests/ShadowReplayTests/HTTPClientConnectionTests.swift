@@ -52,14 +52,15 @@ func withEchoServer<T>(_ body: (Int) async throws -> T) async throws -> T {
 
 @Suite struct HTTPClientConnectionTests {
     @Test func sendsRequestsOverOneKeepAliveConnectionWithTimings() async throws {
+        // Generous timeouts: the suite shares 2 cores with live-capture tests running wrk.
         try await withEchoServer { port in
             let target = try ReplayTarget(side: .baseline, url: "http://127.0.0.1:\(port)", flag: "--baseline")
-            let connection = try await HTTPClientConnection.connect(to: target, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(1))
+            let connection = try await HTTPClientConnection.connect(to: target, group: MultiThreadedEventLoopGroup.singleton, timeout: .seconds(10))
             for n in 0..<3 {
                 let request = RecordedRequest(method: "POST", target: "/x", headers: [], body: Array("body \(n)".utf8))
                 let timed = try await connection.send(
                     RequestBuilder.head(for: request, to: target), body: ByteBuffer(bytes: request.body), maxBodyBytes: 1024,
-                    timeout: .seconds(1))
+                    timeout: .seconds(10))
                 #expect(timed.response.status == 200)
                 #expect(timed.response.body == request.body)
                 #expect(timed.response.headers.first("X-Host") == "127.0.0.1:\(port)")
@@ -74,7 +75,7 @@ func withEchoServer<T>(_ body: (Int) async throws -> T) async throws -> T {
         try await withEchoServer { port in
             let target = try ReplayTarget(side: .baseline, url: "http://127.0.0.1:\(port)", flag: "--baseline")
             let group = MultiThreadedEventLoopGroup.singleton
-            let stalled = try await HTTPClientConnection.connect(to: target, group: group, timeout: .seconds(1))
+            let stalled = try await HTTPClientConnection.connect(to: target, group: group, timeout: .seconds(10))
             let stallHead = RequestBuilder.head(for: RecordedRequest(method: "GET", target: "/stall", headers: [], body: []), to: target)
             do throws(ReplayFailure) {
                 _ = try await stalled.send(stallHead, body: ByteBuffer(), maxBodyBytes: 10, timeout: .milliseconds(100))
@@ -82,11 +83,11 @@ func withEchoServer<T>(_ body: (Int) async throws -> T) async throws -> T {
             } catch {
                 #expect(error.kind == .timeout)
             }
-            let big = try await HTTPClientConnection.connect(to: target, group: group, timeout: .seconds(1))
+            let big = try await HTTPClientConnection.connect(to: target, group: group, timeout: .seconds(10))
             let request = RecordedRequest(method: "POST", target: "/x", headers: [], body: Array(repeating: 65, count: 100))
             do throws(ReplayFailure) {
                 _ = try await big.send(RequestBuilder.head(for: request, to: target), body: ByteBuffer(bytes: request.body),
-                                       maxBodyBytes: 10, timeout: .seconds(1))
+                                       maxBodyBytes: 10, timeout: .seconds(10))
                 Issue.record("an oversized body was accepted")
             } catch {
                 #expect(error.kind == .bodyTooLarge)
