@@ -19,7 +19,11 @@ import Testing
             let nginx = try RunningNginx(directory: dir + "/nginx")
             defer { nginx.stop() }
             let db = dir + "/live.db"
-            let capture = try RunningLiveCapture(["--interface", "lo", "--filter", "tcp port \(nginx.port)", "--db", db])
+            // Block mode: immediate mode's fixed 66 KB slots hold only ~4,000 packets in the default
+            // ring, which a loaded test machine can overrun (then counted kernel_dropped).
+            let capture = try RunningLiveCapture([
+                "--interface", "lo", "--no-immediate-mode", "--filter", "tcp port \(nginx.port)", "--db", db,
+            ])
             try #require(capture.process.isRunning, "capture did not start: \(capture.stderr)")
             let load = try Harness.run(Self.wrk, [
                 "-t1", "-c8", "-d3s", "-s", Harness.root + "/bench/lib/openrtb-post.lua", nginx.url + "/openrtb2/auction",
@@ -53,17 +57,18 @@ import Testing
             ])
             try #require(capture.process.isRunning, "capture did not start: \(capture.stderr)")
             var args = ["-s", "--http1.1"]
-            for i in 0..<40 {
+            // Plenty more than the limit, so the capture reaches it even on a loaded machine.
+            for i in 0..<200 {
                 if i > 0 { args.append("--next") }
                 args += ["-o", "/dev/null", "-d", "{\"id\":\"\(i)\"}", nginx.url + "/n/\(i)"]
             }
             #expect(try Harness.run("/usr/bin/curl", args).status == 0)
             let status = capture.wait(timeout: 20)
             #expect(status == 0, "\(capture.stderr)")
-            #expect(try Self.sql(db, "SELECT count(*), min(target), max(connection) FROM exchanges") == "25|/n/0|1")
+            #expect(try Self.sql(db, "SELECT count(*), count(prod_status), sum(target LIKE '/n/%') FROM exchanges") == "25|25|25")
             #expect(try Self.sql(db, "SELECT link_type, status FROM captures") == "LINUX_SLL2|complete")
             let after = try Self.counter(db, "after_limit")
-            #expect(after >= 0 && after <= 15, "after_limit \(after)")
+            #expect(after >= 0 && after <= 175, "after_limit \(after)")
         }
     }
 
