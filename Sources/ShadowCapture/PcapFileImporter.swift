@@ -19,10 +19,11 @@ public struct PcapFileImporter: Sendable {
     ///
     /// Memory stays bounded by the open connections, not the capture size. A file damaged part-way
     /// (`ShadowError.truncatedCapture`, with the packet number and byte offset of the damaged record) throws after the
-    /// exchanges read before the damage were emitted. An error thrown by `sink` stops the import;
-    /// so does `isCancelled` (asked every 4096 packets) turning true: `ShadowError.interrupted`.
+    /// exchanges read before the damage were emitted. An error thrown by `sink` stops the import.
+    /// `shouldStop` (asked after each batch of finished exchanges and every 4096 packets) ends the
+    /// import early, as if the file ended there: open connections are closed and the summary returned.
     public func run(
-        isCancelled: () -> Bool = { false }, _ sink: (CapturedExchange) throws -> Void
+        shouldStop: () -> Bool = { false }, _ sink: (CapturedExchange) throws -> Void
     ) throws -> CaptureSummary {
         guard FileManager.default.fileExists(atPath: path) else { throw ShadowError.fileNotFound(path: path) }
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
@@ -51,7 +52,6 @@ public struct PcapFileImporter: Sendable {
             if rc == PCAP_ERROR_BREAK { break }
             if rc == 0 { continue }
             packetNumber += 1
-            if packetNumber & 4095 == 0 && isCancelled() { throw ShadowError.interrupted(source: path) }
             guard rc == 1, let header, let data else {
                 let detail = String(cString: pcap_geterr(handle))
                 processor.finish()
@@ -66,7 +66,12 @@ public struct PcapFileImporter: Sendable {
                 continue
             }
             processor.process(frame: UnsafeRawBufferPointer(start: data, count: captured), timestampNs: ts)
-            if processor.hasExchanges { try drain(&processor, sink) }
+            if processor.hasExchanges {
+                try drain(&processor, sink)
+                if shouldStop() { break }
+            } else if packetNumber & 4095 == 0 && shouldStop() {
+                break
+            }
         }
         processor.finish()
         try drain(&processor, sink)

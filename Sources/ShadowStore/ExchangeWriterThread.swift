@@ -4,8 +4,8 @@ import ShadowCore
 /// Writes captured exchanges to the store on a thread of its own, so parsing and SQLite run side by side.
 ///
 /// Contract:
-/// - Producers hand over batches with `submit` (waits while `queueCapacity` exchanges are queued:
-///   backpressure) or `offer` (never waits; false when full, the caller counts the drop).
+/// - Producers hand over batches with `submit`, which waits while `queueCapacity` exchanges are
+///   queued (backpressure).
 /// - Batches are committed every `batchSize` exchanges, and at least every `commitInterval` seconds
 ///   while traffic trickles in, so a killed capture loses at most that much.
 /// - `finish` stops accepting work, commits everything queued and returns the number of exchanges
@@ -39,22 +39,12 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         return committedCount
     }
 
-    /// Exchanges waiting to be written.
-    public var queued: Int { queue.queuedCost }
-
     /// Queues `exchanges`, waiting for room; false once the writer has failed or finished.
     @discardableResult
     public func submit(_ exchanges: [CapturedExchange]) -> Bool {
         releaseSpent()
         guard !exchanges.isEmpty else { return true }
         return queue.push(exchanges, cost: exchanges.count)
-    }
-
-    /// Queues `exchanges` if there is room now; false otherwise (nothing queued).
-    public func offer(_ exchanges: [CapturedExchange]) -> Bool {
-        releaseSpent()
-        guard !exchanges.isEmpty else { return true }
-        return queue.offer(exchanges, cost: exchanges.count)
     }
 
     /// Commits everything queued, stops the thread and returns the committed count.

@@ -110,47 +110,40 @@ struct CaptureCommand: ParsableCommand {
         let started = Date()
         var lastProgress = started
         var batch: [CapturedExchange] = []
-        var seen: Int64 = 0
         let interrupted = SignalFlag()
         let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { interrupted.raise() }
         defer { stopper.cancel() }
+        func submitBatch() {
+            store.submit(gate.admit(batch))
+            batch.removeAll(keepingCapacity: true)
+        }
         let summary: CaptureSummary
         do {
             let importer = PcapFileImporter(path: path, filter: filter, limits: limits)
-            summary = try importer.run(isCancelled: { interrupted.isRaised }) { exchange in
-                guard gate.admit() else { return }
+            summary = try importer.run(shouldStop: { interrupted.isRaised || gate.isReached }) { exchange in
                 batch.append(exchange)
-                seen += 1
-                if batch.count >= 512 {
-                    store.submit(batch)
-                    batch.removeAll(keepingCapacity: true)
-                    if Date().timeIntervalSince(lastProgress) >= 1 {
-                        lastProgress = Date()
-                        let rate = Double(seen) / lastProgress.timeIntervalSince(started)
-                        Terminal.progress("capture: \(seen) exchanges, \(Int(rate))/s, \(store.committed) committed")
-                    }
+                guard batch.count >= 512 else { return }
+                submitBatch()
+                if Date().timeIntervalSince(lastProgress) >= 1 {
+                    lastProgress = Date()
+                    let rate = Double(gate.admitted) / lastProgress.timeIntervalSince(started)
+                    Terminal.progress("capture: \(gate.admitted) exchanges, \(Int(rate))/s, \(store.committed) committed")
                 }
             }
-            store.submit(batch)
+            submitBatch()
         } catch {
             Terminal.endProgress()
-            store.submit(batch)
+            submitBatch()
             var counters = Counters()
             counters.add("exchanges", (try? store.finish()) ?? 0)
             try? database.finishCapture(
                 id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
             throw error
         }
-        let stored = try store.finish()
         Terminal.endProgress()
-        var counters = summary.counters
-        counters.add(.afterLimit, gate.refused)
-        try database.finishCapture(
-            id: captureID, counters: counters, linkType: summary.linkType,
-            firstPacketNs: summary.firstPacketNs, lastPacketNs: summary.lastPacketNs, error: nil)
-        print(CaptureSummaryText.render(
-            source: path, db: db, captureID: captureID, linkType: summary.linkType, counters: counters, stored: stored,
-            seconds: Date().timeIntervalSince(started)))
+        try conclude(
+            database, captureID, source: path, summary: summary, refused: gate.refused, store: store, started: started,
+            failure: interrupted.isRaised ? ShadowError.interrupted(source: path) : nil)
     }
 
     private func captureLive(_ interface: String) throws {
@@ -173,31 +166,43 @@ struct CaptureCommand: ParsableCommand {
         Terminal.error("capturing on \(interface) (link type \(capture.linkType)) into \(db); Ctrl-C stops")
         let summary = capture.run(
             sink: { exchanges in
-                let admitted = gate.admit(exchanges)
-                store.submit(admitted)
+                store.submit(gate.admit(exchanges))
                 if gate.isReached { capture.stop() }
             },
             tick: { status in
                 Terminal.progress(LiveProgressText.render(status, stored: store.committed, since: started))
             })
         Terminal.endProgress()
+        try conclude(
+            database, captureID, source: interface, summary: summary, refused: gate.refused, store: store, started: started,
+            failure: nil)
+    }
+
+    /// Commits what is queued, stores the final counters and status, then prints the summary or
+    /// throws `failure` (the capture is then marked failed, with what it stored kept).
+    private func conclude(
+        _ database: ShadowDatabase, _ captureID: Int64, source: String, summary: CaptureSummary, refused: Int64,
+        store: ExchangeWriterThread, started: Date, failure: Error?
+    ) throws {
+        var counters = summary.counters
+        counters.add(.afterLimit, refused)
+        func record(_ error: Error?) throws {
+            try database.finishCapture(
+                id: captureID, counters: counters, linkType: summary.linkType, firstPacketNs: summary.firstPacketNs,
+                lastPacketNs: summary.lastPacketNs, error: error.map { "\($0)" })
+        }
         let stored: Int64
         do {
             stored = try store.finish()
         } catch {
-            try? database.finishCapture(
-                id: captureID, counters: summary.counters, linkType: summary.linkType,
-                firstPacketNs: summary.firstPacketNs, lastPacketNs: summary.lastPacketNs, error: "\(error)")
+            try? record(error)
             throw error
         }
-        var counters = summary.counters
-        counters.add(.afterLimit, gate.refused)
-        try database.finishCapture(
-            id: captureID, counters: counters, linkType: summary.linkType,
-            firstPacketNs: summary.firstPacketNs, lastPacketNs: summary.lastPacketNs, error: nil)
+        try record(failure)
+        if let failure { throw failure }
         print(CaptureSummaryText.render(
-            source: interface, db: db, captureID: captureID, linkType: summary.linkType, counters: counters,
-            stored: stored, seconds: Date().timeIntervalSince(started)))
+            source: source, db: db, captureID: captureID, linkType: summary.linkType, counters: counters, stored: stored,
+            seconds: Date().timeIntervalSince(started)))
     }
 }
 
@@ -212,15 +217,6 @@ struct ExchangeLimitGate {
     }
 
     var isReached: Bool { limit.map { admitted >= $0 } ?? false }
-
-    mutating func admit() -> Bool {
-        if isReached {
-            refused += 1
-            return false
-        }
-        admitted += 1
-        return true
-    }
 
     mutating func admit(_ exchanges: [CapturedExchange]) -> [CapturedExchange] {
         guard let limit else {

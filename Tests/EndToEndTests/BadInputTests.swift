@@ -90,6 +90,15 @@ import Testing
         }
     }
 
+    @Test func maxExchangesOnAFileStoresThatManyAndCountsTheRest() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let out = try Harness.shadowdiff("capture", "--pcap", sample, "--db", dir + "/m.db", "--max-exchanges", "10")
+            #expect(out.status == 0, "\(out.stderr)")
+            #expect(out.stdout.contains("exchanges stored 10 "), "\(out.stdout)")
+            #expect(out.stdout.contains("after_limit                94"), "104 in the sample: \(out.stdout)")
+        }
+    }
+
     @Test func foreignAndMissingDatabasesAreRefusedUntouched() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let text = dir + "/readme.txt"

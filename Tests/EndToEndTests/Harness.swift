@@ -59,15 +59,24 @@ enum Harness {
                 group.leave()
             }
         }
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+        if !reap(process, within: deadline.timeIntervalSinceNow) {
             Issue.record("\(executable) \(arguments) ran longer than \(timeout) s")
         }
-        process.waitUntilExit()
         group.wait()
         return Output(status: process.terminationStatus, stdout: String(decoding: outData.get(), as: UTF8.self),
                       stderr: String(decoding: errData.get(), as: UTF8.self))
+    }
+
+    /// Waits up to `timeout` seconds for `process` to exit, SIGKILLs it if it did not, and reaps it.
+    /// Returns whether it exited by itself.
+    @discardableResult
+    static func reap(_ process: Process, within timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        let exited = !process.isRunning
+        if !exited { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        return exited
     }
 
     static func shadowdiff(_ arguments: String...) throws -> Output {
@@ -127,10 +136,7 @@ final class RunningBidder {
     func stop() {
         guard process.isRunning else { return }
         process.terminate()
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        Harness.reap(process, within: 2)
     }
 
     enum BidderError: Error { case didNotStart(String) }

@@ -39,13 +39,7 @@ import Testing
             }
             try await Task.sleep(for: .milliseconds(300))
             capture.interrupt()
-            let deadline = Date().addingTimeInterval(10)
-            while capture.isRunning && Date() < deadline { usleep(10_000) }
-            if capture.isRunning {
-                kill(capture.processIdentifier, SIGKILL)
-                Issue.record("tcpdump did not stop on SIGINT")
-            }
-            capture.waitUntilExit()
+            if !Harness.reap(capture, within: 10) { Issue.record("tcpdump did not stop on SIGINT") }
 
             let db = dir + "/live.db"
             let out = try Harness.shadowdiff("capture", "--pcap", pcap, "--db", db)

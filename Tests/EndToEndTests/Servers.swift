@@ -61,8 +61,7 @@ final class RunningNginx {
                 }
                 usleep(20_000)
             }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
+            Harness.reap(process, within: 0)
             lastError = (try? String(contentsOfFile: directory + "/error.log", encoding: .utf8)) ?? ""
         }
         throw NginxError.didNotStart(lastError)
@@ -77,10 +76,7 @@ final class RunningNginx {
     func stop() {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGQUIT)
-        let deadline = Date().addingTimeInterval(3)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        Harness.reap(process, within: 3)
     }
 
     private static func accepts(port: Int) -> Bool {
@@ -146,13 +142,7 @@ final class RunningLiveCapture {
 
     /// Waits for the process to end by itself; SIGKILL (and a recorded issue) after `timeout`.
     func wait(timeout: TimeInterval) -> Int32 {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            Issue.record("capture did not stop within \(timeout) s")
-        }
-        process.waitUntilExit()
+        if !Harness.reap(process, within: timeout) { Issue.record("capture did not stop within \(timeout) s") }
         readers.wait()
         return process.terminationStatus
     }

@@ -88,7 +88,8 @@ import Testing
         #expect(summary.counters[.gap] >= 1)
     }
 
-    @Test func connectionsPastMaxFlowsAreRefusedAndCounted() throws {
+    /// Four connections one after another, each with one GET and its answer; closed by FIN when `closed`.
+    static func fourConnections(closed: Bool) -> PcapWriter {
         var writer = PcapWriter()
         var now: Int64 = 1_000_000_000
         for i in 0..<4 {
@@ -98,9 +99,15 @@ import Testing
             c.handshake()
             c.send("GET /\(i) HTTP/1.1\r\n\r\n", fromClient: true)
             c.send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", fromClient: false)
+            if closed { c.close() }
             for (frame, ns) in c.frames { writer.add(frame, ns: ns) }
             now = c.now
         }
+        return writer
+    }
+
+    @Test func connectionsPastMaxFlowsAreRefusedAndCounted() throws {
+        let writer = Self.fourConnections(closed: false)
         let (summary, exchanges) = try importFrames(writer, limits: CaptureLimits(maxFlows: 2))
         #expect(exchanges.map(\.request.target) == ["/0", "/1"])
         #expect(summary.counters["tcp_connections"] == 2)
@@ -108,19 +115,7 @@ import Testing
     }
 
     @Test func closedConnectionsMakeRoomInAFullTable() throws {
-        var writer = PcapWriter()
-        var now: Int64 = 1_000_000_000
-        for i in 0..<4 {
-            var c = Conversation()
-            c.clientPort = UInt16(42_000 + i)
-            c.now = now
-            c.handshake()
-            c.send("GET /\(i) HTTP/1.1\r\n\r\n", fromClient: true)
-            c.send("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", fromClient: false)
-            c.close()
-            for (frame, ns) in c.frames { writer.add(frame, ns: ns) }
-            now = c.now
-        }
+        let writer = Self.fourConnections(closed: true)
         let (summary, exchanges) = try importFrames(writer, limits: CaptureLimits(maxFlows: 1))
         #expect(exchanges.count == 4)
         #expect(summary.counters[.flowTableFull] == 0)
