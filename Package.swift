@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", exact: "1.35.2"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -39,6 +40,14 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
+        // Tee sockets: the inline recording proxy and the mirror sink (SwiftNIO).
+        .target(name: "ShadowTee", dependencies: [
+            "ShadowCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOExtras", package: "swift-nio-extras"),
+        ]),
         // Decision extraction, structural JSON diff, latency statistics, content decoding.
         .target(name: "ShadowDiff", dependencies: [
             "ShadowCore",
@@ -49,7 +58,7 @@ let package = Package(
         // Terminal summary and JSON report.
         .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff"]),
         .executableTarget(name: "shadowdiff", dependencies: [
-            "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowReplay", "ShadowDiff", "ShadowReport",
+            "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowDiff", "ShadowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
@@ -75,7 +84,12 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
+        .testTarget(name: "ShadowTeeTests", dependencies: [
+            "ShadowTee",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         // Drives the built `shadowdiff` and `fixture-bidder` binaries, tcpdump and curl.
-        .testTarget(name: "EndToEndTests", dependencies: ["ShadowStore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ShadowStore", "ShadowTee"]),
     ]
 )

@@ -16,6 +16,8 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var head = 0
     private var cost = 0
     private var closed = false
+    /// Threads waiting in `push` or `pop`; appends and takes only wake anyone when there are some.
+    private var waiting = 0
     /// The total cost the queue holds before `push` waits and `offer` refuses.
     public let capacity: Int
 
@@ -28,7 +30,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func push(_ element: Element, cost itemCost: Int = 1) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while !closed && cost > 0 && cost + itemCost > capacity { condition.wait() }
+        while !closed && cost > 0 && cost + itemCost > capacity { wait() }
         return append(element, itemCost)
     }
 
@@ -44,7 +46,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func pop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
-        while !closed && head == items.count { condition.wait() }
+        while !closed && head == items.count { wait() }
         return take()
     }
 
@@ -54,9 +56,24 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         defer { condition.unlock() }
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !closed && head == items.count {
-            if !condition.wait(until: deadline) { break }
+            waiting += 1
+            let signalled = condition.wait(until: deadline)
+            waiting -= 1
+            if !signalled { break }
         }
         return take()
+    }
+
+    /// Everything queued, oldest first, without waiting (empty when nothing is queued).
+    public func popAll() -> [Element] {
+        condition.lock()
+        defer { condition.unlock() }
+        let taken = items[head...].compactMap(\.element)
+        items.removeAll(keepingCapacity: true)
+        head = 0
+        cost = 0
+        if waiting > 0 { condition.broadcast() }
+        return taken
     }
 
     /// No more pushes; consumers drain what is queued, then get nil.
@@ -65,6 +82,12 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         closed = true
         condition.broadcast()
         condition.unlock()
+    }
+
+    public var isClosed: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return closed
     }
 
     public var isClosedAndEmpty: Bool {
@@ -80,11 +103,17 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         return cost
     }
 
+    private func wait() {
+        waiting += 1
+        condition.wait()
+        waiting -= 1
+    }
+
     private func append(_ element: Element, _ itemCost: Int) -> Bool {
         guard !closed else { return false }
         items.append((element, itemCost))
         cost += itemCost
-        condition.broadcast()
+        if waiting > 0 { condition.broadcast() }
         return true
     }
 
@@ -101,7 +130,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             items.removeAll(keepingCapacity: true)
             head = 0
         }
-        condition.broadcast()
+        if waiting > 0 { condition.broadcast() }
         return element
     }
 }

@@ -50,6 +50,20 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case interfaceDropped = "interface_dropped"
     /// Exchanges completed after `--max-exchanges` was reached; not stored.
     case afterLimit = "after_limit"
+    /// Tee: a request that was not HTTP/1.1; the client got 400 and the connection was closed.
+    case malformedRequest = "malformed_request"
+    /// Tee: request headers over `--max-header-bytes`; the client got 400 (as nginx answers).
+    case oversizedHeader = "oversized_header"
+    /// Tee: forwarded, but not recorded because `--sample` left it out.
+    case notSampled = "not_sampled"
+    /// Tee: forwarded, but not recorded because of `--method` or the path filters.
+    case filteredOut = "filtered_out"
+    /// Tee: forwarded, but the recording queue was full (the store fell behind); not recorded.
+    case recordQueueFull = "record_queue_full"
+    /// Tee: forwarded, but the store had failed; not recorded.
+    case storeFailed = "store_failed"
+    /// Tee: the client closed its connection before the whole request arrived.
+    case clientClosed = "client_closed"
 }
 
 /// Named counts kept by a capture or a replay run. Keys are stable snake_case names.

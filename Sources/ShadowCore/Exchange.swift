@@ -20,11 +20,14 @@ public struct CapturedExchange: Sendable, Hashable {
     public var request: RecordedRequest
     public var response: RecordedResponse?
     public var productionLatencyNs: Int64?
+    /// Why production's answer is the proxy's own (`upstream_timeout`, `upstream_refused`, ...);
+    /// nil when the response came from production or no response was seen.
+    public var productionError: String?
 
     public init(
         captureTimeNs: Int64, connection: Int64, client: String, server: String,
         wireProtocol: WireProtocol = .http1, request: RecordedRequest,
-        response: RecordedResponse?, productionLatencyNs: Int64?
+        response: RecordedResponse?, productionLatencyNs: Int64?, productionError: String? = nil
     ) {
         self.captureTimeNs = captureTimeNs
         self.connection = connection
@@ -34,5 +37,6 @@ public struct CapturedExchange: Sendable, Hashable {
         self.request = request
         self.response = response
         self.productionLatencyNs = productionLatencyNs
+        self.productionError = productionError
     }
 }

@@ -42,6 +42,13 @@ extension ShadowDatabase {
         }
     }
 
+    /// Replaces a running capture's stored counters (live sessions store them as they go).
+    public func storeCaptureCounters(id: Int64, counters: Counters) throws {
+        try pool.write { db in
+            try Self.replaceCounters(db, table: "capture_counters", key: "capture_id", id: id, counters: counters)
+        }
+    }
+
     static func replaceCounters(_ db: Database, table: String, key: String, id: Int64, counters: Counters) throws {
         try db.execute(sql: "DELETE FROM \(table) WHERE \(key) = ?", arguments: [id])
         for (name, value) in counters.values.sorted(by: { $0.key < $1.key }) {

@@ -48,8 +48,8 @@ public final class ExchangeWriter {
         try database.pool.write { db in
             let meta = try db.cachedStatement(sql: """
                 INSERT INTO exchanges (capture_id, capture_time_ns, connection, client, server, protocol,
-                    method, target, request_bytes, prod_status, prod_latency_ns, prod_response_bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    method, target, request_bytes, prod_status, prod_latency_ns, prod_response_bytes, prod_error)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).sqliteStatement
             let bodies = try db.cachedStatement(sql: """
                 INSERT INTO exchange_bodies (exchange_id, request_version, request_headers, request_body,
@@ -69,6 +69,7 @@ public final class ExchangeWriter {
                 binder.bind(e.response.map { Int64($0.status) })
                 binder.bind(e.productionLatencyNs)
                 binder.bind(e.response.map { Int64($0.body.count) })
+                binder.bind(e.productionError)
                 try binder.step(db)
 
                 binder.begin(bodies)
@@ -113,9 +114,9 @@ struct SQLiteBinder {
         if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
     }
 
-    mutating func bind(_ value: String) {
+    mutating func bind(_ value: String?) {
+        guard var value else { return bind(nil as Int64?) }
         index += 1
-        var value = value
         value.withUTF8 { bindText(UnsafeRawBufferPointer($0)) }
     }
 

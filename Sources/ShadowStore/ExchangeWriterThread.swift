@@ -4,8 +4,9 @@ import ShadowCore
 /// Writes captured exchanges to the store on a thread of its own, so parsing and SQLite run side by side.
 ///
 /// Contract:
-/// - Producers hand over batches with `submit`, which waits while `queueCapacity` exchanges are
-///   queued (backpressure).
+/// - Producers hand over batches with `submit`, which waits while `queueBytes` (bodies and a
+///   fixed 256 bytes per exchange) are queued (backpressure), or with `offer`, which never waits
+///   and refuses instead (for the tee, where recording must never slow production).
 /// - Batches are committed every `batchSize` exchanges, and at least every `commitInterval` seconds
 ///   while traffic trickles in, so a killed capture loses at most that much.
 /// - `finish` stops accepting work, commits everything queued and returns the number of exchanges
@@ -17,15 +18,33 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     private let spent = BoundedQueue<[[CapturedExchange]]>(capacity: .max)
     private let writer: ExchangeWriter
     private let commitInterval: Double
+    private let producer: Producer
     private let state = NSLock()
     private var committedCount: Int64 = 0
     private var failure: Error?
     private let done = DispatchSemaphore(value: 0)
 
-    public init(database: ShadowDatabase, captureID: Int64, batchSize: Int = 1000, queueCapacity: Int = 4000,
-                commitInterval: Double = 1) {
+    /// What `offer` did with an exchange.
+    public enum OfferResult: Sendable {
+        case queued, queueFull, closed
+    }
+
+    /// Who feeds the writer, which decides how the two sides meet.
+    public enum Producer: Sendable {
+        /// One thread that `submit`s batches: the writer waits on the queue, and written batches are
+        /// freed by the next `submit` (cheaper for the allocator than freeing them here).
+        case importer
+        /// Event loops that `offer` single exchanges: offers never wake the writer (a wake-up per
+        /// request costs more than recording it); the writer takes what is queued every `pollInterval`
+        /// seconds and frees it itself.
+        case eventLoops(pollInterval: Double)
+    }
+
+    public init(database: ShadowDatabase, captureID: Int64, batchSize: Int = 1000, queueBytes: Int = 16 << 20,
+                commitInterval: Double = 1, producer: Producer = .importer) {
+        self.producer = producer
         writer = ExchangeWriter(database: database, captureID: captureID, batchSize: batchSize)
-        queue = BoundedQueue(capacity: queueCapacity)
+        queue = BoundedQueue(capacity: queueBytes)
         self.commitInterval = commitInterval
         let thread = Thread { [self] in run() }
         thread.name = "shadowdiff-store-writer"
@@ -44,7 +63,18 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     public func submit(_ exchanges: [CapturedExchange]) -> Bool {
         releaseSpent()
         guard !exchanges.isEmpty else { return true }
-        return queue.push(exchanges, cost: exchanges.count)
+        return queue.push(exchanges, cost: exchanges.reduce(0) { $0 + Self.cost(of: $1) })
+    }
+
+    /// Queues one exchange if there is room, never waiting; callable from any thread.
+    public func offer(_ exchange: CapturedExchange) -> OfferResult {
+        if queue.offer([exchange], cost: Self.cost(of: exchange)) { return .queued }
+        return queue.isClosed ? .closed : .queueFull
+    }
+
+    /// Bytes an exchange is charged in the queue.
+    static func cost(of exchange: CapturedExchange) -> Int {
+        256 + exchange.request.body.count + (exchange.response?.body.count ?? 0)
     }
 
     /// Commits everything queued, stops the thread and returns the committed count.
@@ -64,7 +94,14 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         var lastCommit = Date()
         do {
             while true {
-                if let batch = queue.pop(timeout: commitInterval) {
+                if case .eventLoops(let pollInterval) = producer {
+                    let batches = queue.popAll()
+                    for batch in batches where !(try writer.append(contentsOf: batch)).isEmpty { lastCommit = Date() }
+                    if batches.isEmpty {
+                        if queue.isClosedAndEmpty { break }
+                        Thread.sleep(forTimeInterval: pollInterval)
+                    }
+                } else if let batch = queue.pop(timeout: commitInterval) {
                     let written = try writer.append(contentsOf: batch)
                     if !written.isEmpty {
                         hand(written)
@@ -91,7 +128,7 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     }
 
     private func hand(_ written: [[CapturedExchange]]) {
-        if !written.isEmpty { _ = spent.offer(written) }
+        if case .importer = producer, !written.isEmpty { _ = spent.offer(written) }
     }
 
     private func releaseSpent() {

@@ -6,13 +6,18 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 1
+    static let version = 2
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: v1)
             try db.execute(sql: "PRAGMA user_version = 1")
+        }
+        // v2: tee captures record why production's answer was the proxy's own (502/504).
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: "ALTER TABLE exchanges ADD COLUMN prod_error TEXT")
+            try db.execute(sql: "PRAGMA user_version = 2")
         }
         return migrator
     }

@@ -105,14 +105,24 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     func set(_ newValue: Value) { lock.withLock { value = newValue } }
 }
 
-/// A fixture bidder process on a free loopback port, stopped by `stop()`.
+/// A fixture server on a free loopback port (the bidder, or fixtures/bad-upstream.py), stopped by `stop()`.
 final class RunningBidder {
     let process: Process
     let port: Int
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(build: String, arguments: [String] = []) throws {
-        process = Harness.process(Harness.bidder, ["--build", build, "--port", "0"] + arguments)
+    convenience init(build: String, arguments: [String] = []) throws {
+        try self.init(executable: Harness.bidder, arguments: ["--build", build, "--port", "0"] + arguments)
+    }
+
+    /// fixtures/bad-upstream.py: misbehaves by path (/garbage, /reset, /stall, /midway, /slow, /ok).
+    static func badUpstream() throws -> RunningBidder {
+        try RunningBidder(executable: "/usr/bin/python3", arguments: [Harness.root + "/fixtures/bad-upstream.py"])
+    }
+
+    /// Starts `executable`, which must print `listening on HOST:PORT` as its first line.
+    init(executable: String, arguments: [String]) throws {
+        process = Harness.process(executable, arguments)
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

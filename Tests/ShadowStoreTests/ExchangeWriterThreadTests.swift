@@ -9,7 +9,7 @@ import Testing
         try withTemporaryDirectory { dir in
             let db = try ShadowDatabase(path: dir + "/w.db", mode: .createIfMissing)
             let capture = try db.beginCapture(sourceKind: "interface", source: "lo", filter: nil)
-            let store = ExchangeWriterThread(database: db, captureID: capture, batchSize: 10, queueCapacity: 25)
+            let store = ExchangeWriterThread(database: db, captureID: capture, batchSize: 10, queueBytes: 25 * 300)
             for start in stride(from: 0, to: 1000, by: 7) {
                 #expect(store.submit((start..<min(1000, start + 7)).map { sampleExchange($0, response: $0 % 4 != 0) }))
             }

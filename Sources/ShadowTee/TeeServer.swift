@@ -1,0 +1,146 @@
+import Foundation
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+
+/// What a tee server does with the requests it receives.
+public enum TeeMode: Sendable {
+    /// Forward to production and record the exchange (`capture proxy`).
+    case proxy(UpstreamConfiguration)
+    /// Answer 204 and record the request (`capture mirror`); the target comes from this header when present.
+    case mirror(originalURIHeader: String?)
+}
+
+/// A listening tee: the recording proxy or the mirror sink, on its own event loops.
+///
+/// Contract: `start` binds (throwing a one-line error when it cannot); `shutdown` stops accepting,
+/// lets in-flight requests finish (closing idle keep-alive connections at once), waits at most
+/// `drainTimeout`, and returns once every connection is closed and nothing more will be recorded.
+public final class TeeServer: @unchecked Sendable {
+    public let tally: TeeTally
+    /// The bound address (with the real port when port 0 was asked for).
+    public let boundAddress: SocketAddressText
+    private let group: MultiThreadedEventLoopGroup
+    /// Released right after the drain, while the event loops still run (its deinit needs one).
+    private var quiescing: ServerQuiescingHelper?
+    private let lock = NSLock()
+    private let pools: [UpstreamPool]
+
+    /// Binds `listen` and starts serving with `threads` event loops.
+    public static func start(
+        mode: TeeMode, listen: SocketAddressText, threads: Int, policy: RecordingPolicy, limits: TeeLimits,
+        recorder: any ExchangeRecorder, tally: TeeTally = TeeTally()
+    ) throws -> TeeServer {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        let quiescing = ServerQuiescingHelper(group: group)
+        var pools: [UpstreamPool] = []
+        var poolByLoop: [ObjectIdentifier: UpstreamPool] = [:]
+        if case .proxy(let upstream) = mode {
+            for loop in group.makeIterator() {
+                let pool = UpstreamPool(eventLoop: loop, configuration: upstream, tally: tally)
+                pools.append(pool)
+                poolByLoop[ObjectIdentifier(loop)] = pool
+            }
+        }
+        let session = TeeSession(
+            policy: policy, limits: limits, tally: tally, recorder: recorder, listenLabel: listen.description)
+        var headerLimits = NIOHTTPDecoderLimitConfiguration()
+        headerLimits.maxHeaderListSize = limits.maxHeaderBytes
+        headerLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        let decoderLimits = headerLimits
+        let routes = poolByLoop
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    // Pipelining is handled by the tee's own handlers, which keep reading while a
+                    // request is in flight (NIO's assistance pauses reads: two epoll_ctl per request).
+                    // Headers going out were parsed on the way in, so they are not validated again.
+                    try sync.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false,
+                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
+                    switch mode {
+                    case .proxy(let upstream):
+                        let pool = routes[ObjectIdentifier(channel.eventLoop)]!
+                        try sync.addHandler(ProxyHandler(session: session, pool: pool, upstream: upstream))
+                    case .mirror(let header):
+                        try sync.addHandler(MirrorSinkHandler(session: session, originalURIHeader: header))
+                    }
+                }
+            }
+        let channel: Channel
+        do {
+            channel = try bootstrap.bind(host: listen.host, port: listen.port).wait()
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw TeeError.cannotListen(address: listen.description, detail: "\(error)")
+        }
+        let port = channel.localAddress?.port ?? listen.port
+        return TeeServer(
+            tally: tally, boundAddress: SocketAddressText(host: listen.host, port: port), group: group,
+            quiescing: quiescing, pools: pools)
+    }
+
+    private init(
+        tally: TeeTally, boundAddress: SocketAddressText, group: MultiThreadedEventLoopGroup,
+        quiescing: ServerQuiescingHelper, pools: [UpstreamPool]
+    ) {
+        self.tally = tally
+        self.boundAddress = boundAddress
+        self.group = group
+        self.quiescing = quiescing
+        self.pools = pools
+    }
+
+    /// Stops accepting, drains in-flight requests for at most `drainTimeout` seconds, then closes
+    /// everything. Returns the requests still in flight when the drain gave up (0 after a clean drain).
+    /// Blocks: call it from a thread that is not one of the server's event loops.
+    @discardableResult
+    public func shutdown(drainTimeout: Double) -> Int {
+        let abandoned = drain(timeout: drainTimeout)
+        for pool in pools {
+            try? pool.eventLoop.submit { pool.closeIdle() }.wait()
+        }
+        try? group.syncShutdownGracefully()
+        return abandoned
+    }
+}
+
+extension TeeServer {
+    private func drain(timeout: Double) -> Int {
+        let helper = lock.withLock {
+            defer { quiescing = nil }
+            return quiescing
+        }
+        guard let helper else { return 0 }
+        let drained = group.next().makePromise(of: Void.self)
+        helper.initiateShutdown(promise: drained)
+        let done = DispatchSemaphore(value: 0)
+        drained.futureResult.whenComplete { _ in done.signal() }
+        guard done.wait(timeout: .now() + timeout) == .timedOut else { return 0 }
+        let abandoned = tally.inFlight
+        tally.add("abandoned_at_shutdown", Int64(abandoned))
+        return abandoned
+    }
+}
+
+/// Errors starting a tee.
+public enum TeeError: Error, CustomStringConvertible, Sendable {
+    case cannotListen(address: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .cannotListen(let address, let detail): "cannot listen on \(address): \(detail)"
+        }
+    }
+}

@@ -1,0 +1,319 @@
+import ArgumentParser
+import Foundation
+import ShadowCore
+import ShadowStore
+import ShadowTee
+
+/// `shadowdiff capture proxy --listen ADDR:PORT --upstream URL --db DB`
+struct CaptureProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Sit inline in front of production: forward every request, record each exchange.",
+        discussion: """
+            Forwards each request unchanged to --upstream over a pool of keep-alive connections \
+            (per event loop, --upstream-connections each) and streams the response back as it arrives. \
+            Each exchange is recorded with production's response and its upstream latency (request \
+            written → response complete, ns). Recording is off the forwarding path: records go to a \
+            bounded queue (--queue-size) that a writer thread commits in batches; when the queue is \
+            full the record is dropped and counted 'record_queue_full', never delaying the response.
+
+            Upstream failures answer 502 (refused, reset, invalid response) or 504 (--connect-timeout, \
+            --upstream-timeout) for that request only, and are recorded with prod_error. A failure \
+            after the response began closes the client connection. A reused upstream connection that \
+            closes before answering is retried once on a new one.
+
+            Clients: malformed requests get 400 ('malformed_request'), heads over --max-header-bytes \
+            400 ('oversized_header'), bodies over --max-body-bytes 413 ('oversized_body').
+
+            SIGINT/SIGTERM (or --duration) stop accepting, let in-flight requests finish (at most \
+            --drain-timeout), commit every record and store the counters.
+            """
+    )
+
+    @OptionGroup var tee: TeeOptions
+
+    @Option(help: ArgumentHelp("Production's address, http://host:port.", valueName: "url"))
+    var upstream: String
+
+    @Option(help: ArgumentHelp("Upstream connections per event loop; requests beyond wait for one.", valueName: "n"))
+    var upstreamConnections: Int = 256
+
+    @Option(help: ArgumentHelp("Seconds to open an upstream connection before answering 504.", valueName: "seconds"))
+    var connectTimeout: Double = 2
+
+    @Option(help: ArgumentHelp("Seconds from request written to response complete before answering 504.", valueName: "seconds"))
+    var upstreamTimeout: Double = 30
+
+    func validate() throws {
+        try tee.validate()
+        _ = try upstreamAddress()
+        if upstreamConnections <= 0 { throw ValidationError("--upstream-connections must be positive") }
+        if !(connectTimeout > 0) { throw ValidationError("--connect-timeout must be positive") }
+        if !(upstreamTimeout > 0) { throw ValidationError("--upstream-timeout must be positive") }
+    }
+
+    private func upstreamAddress() throws -> SocketAddressText {
+        guard upstream.hasPrefix("http://") else {
+            throw ValidationError("--upstream \(upstream): give an http:// URL (https is not supported)")
+        }
+        var rest = upstream.dropFirst("http://".count)
+        if rest.hasSuffix("/") { rest = rest.dropLast() }
+        guard !rest.contains("/"), let address = SocketAddressText(parsing: String(rest), defaultHost: ""),
+              !address.host.isEmpty
+        else {
+            throw ValidationError("--upstream \(upstream): expected http://host:port with no path")
+        }
+        return address
+    }
+
+    func run() throws {
+        var configuration = UpstreamConfiguration(address: try upstreamAddress())
+        configuration.connectionsPerLoop = upstreamConnections
+        configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
+        configuration.responseTimeout = .nanoseconds(Int64(upstreamTimeout * 1e9))
+        try TeeRunner(options: tee, kind: "proxy", mode: .proxy(configuration), upstream: configuration.address.description).run()
+    }
+}
+
+/// `shadowdiff capture mirror --listen ADDR:PORT --db DB`
+struct CaptureMirrorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mirror",
+        abstract: "A sink for mirrored traffic (nginx mirror, Envoy request_mirror_policies): answer 204, record.",
+        discussion: """
+            Answers each request 204 as soon as it has been read, and records it (there is no \
+            production response on this path). The recorded target is the --original-uri-header \
+            value when present, so with nginx put 'proxy_set_header X-Original-URI $request_uri;' \
+            in the mirror location. Headers are recorded as received, including those that mark \
+            mirrored traffic (Envoy's '-shadow' Host suffix, X-Original-URI).
+
+            Example nginx configuration:
+              location / { mirror /mirror; mirror_request_body on; proxy_pass http://bidder; }
+              location = /mirror { internal; proxy_pass http://127.0.0.1:9100$request_uri;
+                proxy_set_header X-Original-URI $request_uri; proxy_http_version 1.1;
+                proxy_set_header Connection ""; }
+            """
+    )
+
+    @OptionGroup var tee: TeeOptions
+
+    @Option(help: ArgumentHelp("Header carrying the original request URI; empty to always record the URI as received.", valueName: "name"))
+    var originalURIHeader: String = "X-Original-URI"
+
+    func validate() throws {
+        try tee.validate()
+    }
+
+    func run() throws {
+        let header = originalURIHeader.isEmpty ? nil : originalURIHeader
+        try TeeRunner(options: tee, kind: "mirror", mode: .mirror(originalURIHeader: header), upstream: nil).run()
+    }
+}
+
+/// Options shared by `capture proxy` and `capture mirror`.
+struct TeeOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Address to listen on: PORT (on 127.0.0.1), HOST:PORT or [V6]:PORT.", valueName: "addr"))
+    var listen: String
+
+    @Option(help: ArgumentHelp("The shadowdiff database (created when missing).", valueName: "file"))
+    var db: String
+
+    @Option(help: ArgumentHelp("Record this percentage of requests (0 < P ≤ 100), chosen by a stable hash of --sample-key.", valueName: "P"))
+    var sample: Double = 100
+
+    @Option(help: ArgumentHelp("What the sample hashes: 'connection', or 'header:NAME' (requests without it fall back to the connection).", valueName: "key"))
+    var sampleKey: String = "connection"
+
+    @Option(name: .customLong("method"), help: ArgumentHelp("Record only this method (repeatable).", valueName: "method"))
+    var methods: [String] = []
+
+    @Option(name: .customLong("path-prefix"), help: ArgumentHelp("Record only paths starting with this (repeatable).", valueName: "prefix"))
+    var pathPrefixes: [String] = []
+
+    @Option(name: .customLong("exclude-path-prefix"), help: ArgumentHelp("Never record paths starting with this (repeatable).", valueName: "prefix"))
+    var excludedPathPrefixes: [String] = []
+
+    @Option(name: .customLong("redact-header"), help: ArgumentHelp("Record this header's value as '[redacted]' (repeatable), e.g. Authorization, Cookie.", valueName: "name"))
+    var redactedHeaders: [String] = []
+
+    @Option(help: ArgumentHelp("Largest request body accepted (larger: 413) and response body recorded.", valueName: "bytes"))
+    var maxBodyBytes: Int = 64 << 20
+
+    @Option(help: ArgumentHelp("Largest request head accepted (larger: 400).", valueName: "bytes"))
+    var maxHeaderBytes: Int = 64 << 10
+
+    @Option(help: ArgumentHelp("Records queued for the store before new ones are dropped, in MiB.", valueName: "MiB"))
+    var queueSize: Int = 256
+
+    @Option(help: ArgumentHelp("Event loop threads (default: one per core).", valueName: "n"))
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: ArgumentHelp("Stop after this many seconds.", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(help: ArgumentHelp("On stop, seconds to let in-flight requests finish.", valueName: "seconds"))
+    var drainTimeout: Double = 10
+
+    func validate() throws {
+        _ = try listenAddress()
+        _ = try policy()
+        for (flag, value) in [("--max-body-bytes", maxBodyBytes), ("--max-header-bytes", maxHeaderBytes),
+                              ("--queue-size", queueSize), ("--threads", threads)] where value <= 0 {
+            throw ValidationError("\(flag) must be positive, got \(value)")
+        }
+        if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
+        if !(drainTimeout >= 0) { throw ValidationError("--drain-timeout must not be negative") }
+    }
+
+    func listenAddress() throws -> SocketAddressText {
+        guard let address = SocketAddressText(parsing: listen) else {
+            throw ValidationError("--listen \(listen): expected PORT, HOST:PORT or [V6]:PORT")
+        }
+        return address
+    }
+
+    func policy() throws -> RecordingPolicy {
+        var policy = RecordingPolicy()
+        guard sample > 0 && sample <= 100 else { throw ValidationError("--sample must be in (0, 100], got \(sample)") }
+        policy.samplePercent = sample
+        if sampleKey == "connection" {
+            policy.sampleKey = .connection
+        } else if sampleKey.hasPrefix("header:"), sampleKey.count > "header:".count {
+            policy.sampleKey = .header(String(sampleKey.dropFirst("header:".count)))
+        } else {
+            throw ValidationError("--sample-key \(sampleKey): expected 'connection' or 'header:NAME'")
+        }
+        policy.methods = Set(methods.map { $0.uppercased() })
+        policy.pathPrefixes = pathPrefixes
+        policy.excludedPathPrefixes = excludedPathPrefixes
+        policy.redactedHeaders = Set(redactedHeaders.map { $0.lowercased() })
+        return policy
+    }
+}
+
+/// Hands recorded exchanges to the store's writer thread without ever waiting.
+struct StoreRecorder: ExchangeRecorder {
+    let writer: ExchangeWriterThread
+
+    func record(_ exchange: CapturedExchange) -> DropReason? {
+        switch writer.offer(exchange) {
+        case .queued: nil
+        case .queueFull: .recordQueueFull
+        case .closed: .storeFailed
+        }
+    }
+}
+
+/// Runs one tee session: capture row, writer thread, server, progress, graceful stop, summary.
+struct TeeRunner {
+    let options: TeeOptions
+    let kind: String
+    let mode: TeeMode
+    let upstream: String?
+
+    func run() throws {
+        let listen = try options.listenAddress()
+        var limits = TeeLimits()
+        limits.maxBodyBytes = options.maxBodyBytes
+        limits.maxHeaderBytes = options.maxHeaderBytes
+        let database = try ShadowDatabase(path: options.db, mode: .createIfMissing)
+        let captureID = try database.beginCapture(sourceKind: kind, source: sourceText(listen), filter: nil)
+        let writer = ExchangeWriterThread(
+            database: database, captureID: captureID, queueBytes: options.queueSize << 20, producer: .eventLoops(pollInterval: 0.005))
+        let server: TeeServer
+        do {
+            server = try TeeServer.start(
+                mode: mode, listen: listen, threads: options.threads, policy: try options.policy(), limits: limits,
+                recorder: StoreRecorder(writer: writer))
+        } catch {
+            _ = try? writer.finish()
+            try? database.finishCapture(
+                id: captureID, counters: Counters(), linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
+            throw ShadowError.io(path: listen.description, detail: "\(error)")
+        }
+        let stop = DispatchSemaphore(value: 0)
+        let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { stop.signal() }
+        defer { stopper.cancel() }
+        let started = Date()
+        let deadline = options.duration.map { started.addingTimeInterval($0) }
+        Terminal.error("\(kind) listening on \(server.boundAddress)\(upstream.map { " → \($0)" } ?? ""), recording into \(options.db) as capture \(captureID); Ctrl-C stops")
+        var lastStored = Date()
+        while true {
+            let wait = min(1, deadline.map { max(0, $0.timeIntervalSinceNow) } ?? 1)
+            if stop.wait(timeout: .now() + wait) == .success { break }
+            if let deadline, Date() >= deadline { break }
+            Terminal.progress(TeeProgressText.render(server.tally.snapshot, inFlight: server.tally.inFlight, stored: writer.committed, since: started))
+            if Date().timeIntervalSince(lastStored) >= 5 {
+                lastStored = Date()
+                try? database.storeCaptureCounters(id: captureID, counters: counters(server.tally, stored: writer.committed))
+            }
+        }
+        Terminal.endProgress()
+        Terminal.error("\(kind): stopping; draining in-flight requests")
+        server.shutdown(drainTimeout: options.drainTimeout)
+        let stored: Int64
+        do {
+            stored = try writer.finish()
+        } catch {
+            try? database.finishCapture(
+                id: captureID, counters: counters(server.tally, stored: writer.committed), linkType: nil,
+                firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
+            throw error
+        }
+        let final = counters(server.tally, stored: stored)
+        try database.finishCapture(id: captureID, counters: final, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: nil)
+        print(TeeSummaryText.render(
+            kind: kind, source: sourceText(server.boundAddress), db: options.db, captureID: captureID, counters: final,
+            seconds: Date().timeIntervalSince(started)))
+    }
+
+    private func sourceText(_ listen: SocketAddressText) -> String {
+        upstream.map { "\(listen) -> \($0)" } ?? listen.description
+    }
+
+    private func counters(_ tally: TeeTally, stored: Int64) -> Counters {
+        var counters = tally.snapshot
+        counters.add("exchanges", stored)
+        return counters
+    }
+}
+
+/// The tee's one-line live status.
+enum TeeProgressText {
+    static func render(_ c: Counters, inFlight: Int, stored: Int64, since started: Date) -> String {
+        let seconds = max(0.001, Date().timeIntervalSince(started))
+        var line = String(
+            format: "%.0fs  requests %lld (%.0f/s)  in flight %d  recorded %lld  stored %lld  502 %lld  504 %lld",
+            seconds, c["requests"], Double(c["requests"]) / seconds, inFlight, c["recorded"], stored,
+            c["upstream_errors"], c["upstream_timeouts"])
+        let drops = c.drops
+        if !drops.isEmpty {
+            line += "  not recorded: " + drops.prefix(3).map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ")
+        }
+        return line
+    }
+}
+
+/// The text `capture proxy` and `capture mirror` print when they end.
+enum TeeSummaryText {
+    static func render(kind: String, source: String, db: String, captureID: Int64, counters c: Counters, seconds: Double) -> String {
+        var lines = [
+            "captured \(kind) \(source) into \(db) as capture \(captureID) in \(String(format: "%.2f", seconds)) s",
+            "  requests \(c["requests"])  client connections \(c["client_connections"])" + (kind == "proxy"
+                ? "  forwarded \(c["forwarded"])  responses \(c["responses"])  upstream connections \(c["upstream_connections"])"
+                : ""),
+        ]
+        if kind == "proxy" {
+            lines.append("  answered 502 \(c["upstream_errors"])  504 \(c["upstream_timeouts"])  failed mid-response \(c["upstream_failed_midway"])  retried \(c["upstream_retries"])")
+        }
+        lines.append("  exchanges stored \(c["exchanges"])  (recorded \(c["recorded"]))")
+        let drops = c.drops
+        if drops.isEmpty {
+            lines.append("  not recorded: nothing")
+        } else {
+            lines.append("  not recorded, by reason:")
+            lines += drops.map { "    \($0.0.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)) \($0.1)" }
+        }
+        return lines.joined(separator: "\n")
+    }
+}

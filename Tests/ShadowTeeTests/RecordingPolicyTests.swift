@@ -1,0 +1,81 @@
+import ShadowCore
+import Testing
+
+@testable import ShadowTee
+
+@Suite struct RecordingPolicyTests {
+    private func exclusion(_ policy: RecordingPolicy, _ method: String = "POST", _ target: String = "/openrtb2/auction",
+                           headers: [HeaderField] = [], connection: String = "10.0.0.1:5000") -> DropReason? {
+        policy.exclusion(method: method, target: target, header: { headers.first($0) }, connectionKey: connection)
+    }
+
+    @Test func everythingIsRecordedByDefault() {
+        #expect(exclusion(RecordingPolicy()) == nil)
+    }
+
+    @Test func theSampleIsStableAndNearItsPercentage() {
+        var policy = RecordingPolicy()
+        policy.samplePercent = 25
+        let keys = (0..<20_000).map { "request-\($0)" }
+        let chosen = keys.filter { policy.samples(key: $0) }
+        #expect(abs(Double(chosen.count) / 20_000 - 0.25) < 0.02, "\(chosen.count) of 20000")
+        #expect(keys.filter { policy.samples(key: $0) } == chosen, "same keys, same decisions")
+        // A larger sample contains the smaller one: raising --sample only adds requests.
+        var larger = policy
+        larger.samplePercent = 50
+        #expect(chosen.allSatisfy { larger.samples(key: $0) })
+        // Pinned buckets: the hash is part of the contract (a sample must be the same on every host).
+        #expect(RecordingPolicy.bucket(of: "") == RecordingPolicy.bucket(of: ""))
+        #expect((0..<100).map { RecordingPolicy.bucket(of: "k\($0)") }.allSatisfy { (0..<10_000).contains($0) })
+    }
+
+    @Test func aHeaderKeySharesTheDecisionAndFallsBackToTheConnection() {
+        var policy = RecordingPolicy()
+        policy.samplePercent = 50
+        policy.sampleKey = .header("X-User")
+        let users = (0..<200).map { "user-\($0)" }
+        for user in users {
+            let decisions = (0..<5).map { exclusion(policy, headers: [HeaderField("x-user", user)], connection: "10.0.0.\($0):1") }
+            #expect(Set(decisions.map { $0 == nil }).count == 1, "one decision per user whatever the connection")
+        }
+        #expect(Set(users.map { exclusion(policy, headers: [HeaderField("X-User", $0)]) }) == [nil, .notSampled])
+        #expect(exclusion(policy, connection: "a") == exclusion(policy, connection: "a"))
+    }
+
+    @Test func methodAndPathFiltersExcludeBeforeSampling() {
+        var policy = RecordingPolicy()
+        policy.methods = ["POST"]
+        policy.pathPrefixes = ["/openrtb2/"]
+        policy.excludedPathPrefixes = ["/openrtb2/status"]
+        #expect(exclusion(policy, "POST", "/openrtb2/auction?x=1") == nil)
+        #expect(exclusion(policy, "post", "/openrtb2/auction") == nil)
+        #expect(exclusion(policy, "GET", "/openrtb2/auction") == .filteredOut)
+        #expect(exclusion(policy, "POST", "/metrics") == .filteredOut)
+        #expect(exclusion(policy, "POST", "/openrtb2/status") == .filteredOut)
+        #expect(exclusion(policy, "POST", "/x?/openrtb2/") == .filteredOut, "the query is not the path")
+    }
+
+    @Test func redactionReplacesValuesAndKeepsNamesAndOrder() {
+        var policy = RecordingPolicy()
+        policy.redactedHeaders = ["authorization", "cookie"]
+        let (headers, n) = policy.redact([
+            HeaderField("Host", "a"), HeaderField("Authorization", "Bearer x"), HeaderField("COOKIE", "s=1"),
+            HeaderField("Cookie", "t=2"),
+        ])
+        #expect(n == 3)
+        #expect(headers == [
+            HeaderField("Host", "a"), HeaderField("Authorization", "[redacted]"), HeaderField("COOKIE", "[redacted]"),
+            HeaderField("Cookie", "[redacted]"),
+        ])
+    }
+
+    @Test func listenAddressesParse() {
+        #expect(SocketAddressText(parsing: "8080") == SocketAddressText(host: "127.0.0.1", port: 8080))
+        #expect(SocketAddressText(parsing: "0.0.0.0:80") == SocketAddressText(host: "0.0.0.0", port: 80))
+        #expect(SocketAddressText(parsing: "[::1]:9000") == SocketAddressText(host: "::1", port: 9000))
+        #expect(SocketAddressText(parsing: "[::1]:9000")?.description == "[::1]:9000")
+        for bad in ["", "host:", ":80", "x:99999", "[::1]", "[::1]9000", "a:b"] {
+            #expect(SocketAddressText(parsing: bad) == nil, "\(bad)")
+        }
+    }
+}
