@@ -38,7 +38,8 @@ struct IncomingRequest {
 ///
 /// A request whose body goes over the limit is answered 413 at once (counted `oversized_body`);
 /// the rest of it is read and discarded, and the connection closes at its end, so that the
-/// client reads the 413 instead of a reset.
+/// client reads the 413 instead of a reset. When an earlier response is still being written
+/// (`canRespond` false) the connection is closed at once instead.
 struct RequestReader {
     /// The request being read, until its end.
     private(set) var current: IncomingRequest?
@@ -55,7 +56,9 @@ struct RequestReader {
 
     /// Takes one part; says whether it completed a request. Never closes the channel itself (that
     /// would re-enter the handler while it is reading).
-    mutating func read(_ part: HTTPServerRequestPart, context: ChannelHandlerContext, session: TeeSession) -> Outcome {
+    mutating func read(
+        _ part: HTTPServerRequestPart, context: ChannelHandlerContext, session: TeeSession, canRespond: Bool = true
+    ) -> Outcome {
         switch part {
         case .head(let head):
             current = IncomingRequest(head: head, allocator: context.channel.allocator)
@@ -63,8 +66,9 @@ struct RequestReader {
             guard current != nil else { return .reading }
             if !current!.append(bytes, limit: session.limits.maxBodyBytes) {
                 current = nil
-                rejecting = true
                 session.tally.add(.oversizedBody)
+                guard canRespond else { return .close }
+                rejecting = true
                 let message = ByteBuffer(string: "request body over \(session.limits.maxBodyBytes) bytes\n")
                 let head = HTTPResponseHead.tee(.payloadTooLarge, bodyBytes: message.readableBytes, close: true)
                 context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)

@@ -68,11 +68,13 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .head(let head) = part, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
+        // Nothing may be written between another response's head and end.
+        let idle = inFlight == nil && pipelined.isEmpty
+        if idle, case .head(let head) = part, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
         let request: IncomingRequest
-        switch reader.read(part, context: context, session: session) {
+        switch reader.read(part, context: context, session: session, canRespond: idle) {
         case .reading: return
         case .close: return context.close(promise: nil)
         case .complete(let complete): request = complete

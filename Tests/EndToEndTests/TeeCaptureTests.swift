@@ -216,6 +216,31 @@ import Testing
         }
     }
 
+    @Test func pipelinedRequestsAreForwardedOneByOneAndAnsweredInOrder() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let upstream = try RunningBidder.badUpstream()
+            defer { upstream.stop() }
+            let db = dir + "/pipelined.db"
+            let (proxy, port) = try Self.startTee(["proxy", "--upstream", upstream.url, "--db", db])
+            defer { _ = proxy.stop(SIGKILL) }
+            let replies = try Harness.run("/usr/bin/python3", ["-c", """
+                import socket, sys
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                s.sendall(b"POST /slow?1 HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 1\\r\\n\\r\\naGET /ok?2 HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"
+                          b"GET /ok?3 HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+                data = b""
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                print(data.count(b"HTTP/1.1 200 OK"))
+                """, String(port)]).stdout
+            #expect(replies.trimmingCharacters(in: .whitespacesAndNewlines) == "3", "\(replies)")
+            #expect(proxy.stop(SIGTERM) == 0, "\(proxy.stderr)")
+            #expect(try SQL.sql(db, "SELECT group_concat(target, ' ') FROM exchanges") == "/slow?1 /ok?2 /ok?3")
+        }
+    }
+
     @Test func stoppingDrainsTheRequestInFlightAndRecordsIt() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let upstream = try RunningBidder.badUpstream()

@@ -83,6 +83,29 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
         }
     }
 
+    @Test func aVersion1DatabaseIsMigratedKeepingItsExchanges() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir + "/v1.db"
+            let queue = try DatabaseQueue(path: path)
+            try Schema.migrator.migrate(queue, upTo: "v1")
+            try queue.write { db in
+                try db.execute(sql: "INSERT INTO captures (source_kind, source, started_at, status) VALUES ('pcap', 'old.pcap', 'then', 'complete')")
+                try db.execute(sql: """
+                    INSERT INTO exchanges (capture_id, capture_time_ns, connection, client, server, protocol, method, target, request_bytes)
+                    VALUES (1, 1, 1, 'c', 's', 'http/1.1', 'GET', '/old', 0)
+                    """)
+            }
+            try queue.close()
+            let database = try ShadowDatabase(path: path, mode: .mustExist)
+            let (version, row) = try database.pool.read { db in
+                (try Int.fetchOne(db, sql: "PRAGMA user_version"),
+                 try String.fetchOne(db, sql: "SELECT target || ':' || coalesce(prod_error, 'none') FROM exchanges"))
+            }
+            #expect(version == 2)
+            #expect(row == "/old:none")
+        }
+    }
+
     @Test func missingFileIsRefusedWhenItMustExist() throws {
         try withTemporaryDirectory { dir in
             #expect(throws: ShadowError.fileNotFound(path: dir + "/none.db")) {
