@@ -15,11 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 MIN_EXCHANGES=${MIN_EXCHANGES:-500000}
-for p in tcpdump tshark tcpflow wrk nginx; do
-    command -v $p >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump tshark tcpflow wrk nginx-light >/dev/null; break; }
-done
-swift build -c release --product shadowdiff >/dev/null
-bin=$(swift build -c release --show-bin-path)
+. bench/lib/setup.sh
+require tcpdump=tcpdump tshark=tshark tcpflow=tcpflow wrk=wrk nginx=nginx-light
+build_shadowdiff
 work=$(mktemp -d /tmp/shadowdiff-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 

@@ -10,11 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_OF_LOAD=${1:-10}
 CONNS=${2:-16 64 256}
-for p in wrk nginx sqlite3; do
-    command -v $p >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light sqlite3 >/dev/null; break; }
-done
-swift build -c release --product shadowdiff >/dev/null
-bin=$(swift build -c release --show-bin-path)
+. bench/lib/setup.sh
+require wrk=wrk nginx=nginx-light sqlite3=sqlite3
+build_shadowdiff
 . bench/lib/nginx.sh
 work=$(mktemp -d /tmp/shadowdiff-live.XXXXXX)
 trap 'stop_nginx; rm -rf "$work"' EXIT

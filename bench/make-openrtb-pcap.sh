@@ -9,9 +9,8 @@ cd "$(dirname "$0")/.."
 out=${1:?usage: make-openrtb-pcap.sh OUT.pcap [seconds] [connections]}
 seconds=${2:-20}
 conns=${3:-16}
-for p in tcpdump wrk nginx curl; do
-    command -v $p >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tcpdump wrk nginx-light curl >/dev/null; break; }
-done
+. bench/lib/setup.sh
+require tcpdump=tcpdump wrk=wrk nginx=nginx-light curl=curl
 . bench/lib/nginx.sh
 work=$(mktemp -d)
 port=$((20000 + RANDOM % 20000))

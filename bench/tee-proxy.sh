@@ -14,11 +14,9 @@ SECS=${1:-10}
 ROUNDS=${2:-3}
 CONNS=${3:-32}
 THREADS=${PROXY_THREADS:-1}
-for p in wrk nginx sqlite3; do
-    command -v $p >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx-light sqlite3 >/dev/null; break; }
-done
-swift build -c release --product shadowdiff >/dev/null
-bin=$(swift build -c release --show-bin-path)
+. bench/lib/setup.sh
+require wrk=wrk nginx=nginx-light sqlite3=sqlite3
+build_shadowdiff
 . bench/lib/nginx.sh
 work=$(mktemp -d /tmp/shadowdiff-tee.XXXXXX)
 origin=$((20000 + RANDOM % 10000)); nginx_proxy=$((origin + 1)); tee_proxy=$((origin + 2))

@@ -144,6 +144,12 @@ struct TeeSession: Sendable {
     var listenLabel: String
     var numbering = ConnectionNumbering()
 
+    /// Numbers a new client connection and names its peer (`address:port`), counting it.
+    func opened(_ channel: Channel) -> (number: Int64, peer: String) {
+        tally.add("client_connections")
+        return (numbering.next(), channel.remoteAddress?.endpointText ?? "?")
+    }
+
     /// Counts a parser error from a client, which NIO's error handler has answered with 400.
     func countClientError(_ error: Error) {
         if let error = error as? HTTPParserError, error == .headerOverflow {

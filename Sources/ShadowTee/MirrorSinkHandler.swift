@@ -27,9 +27,7 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        connection = session.numbering.next()
-        peer = context.channel.remoteAddress?.endpointText ?? "?"
-        session.tally.add("client_connections")
+        (connection, peer) = session.opened(context.channel)
         context.fireChannelActive()
     }
 
@@ -50,18 +48,18 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     }
 
     private func record(_ request: IncomingRequest) {
-        let received = [HeaderField](request.head.headers)
+        let head = request.head
         if let reason = session.policy.exclusion(
-            method: request.head.method.rawValue, target: request.head.uri, header: { received.first($0) }, connectionKey: peer)
+            method: head.method.rawValue, target: head.uri, header: { head.headers.first(name: $0) }, connectionKey: peer)
         {
-            session.tally.add(reason)
-            return
+            return session.tally.add(reason)
         }
         var target: String?
-        if let originalURIHeader, let original = received.first(originalURIHeader), original.hasPrefix("/") {
+        if let originalURIHeader, let original = head.headers.first(name: originalURIHeader), original.hasPrefix("/") {
             target = original
             session.tally.add("original_uri")
         }
+        let received = [HeaderField](head.headers)
         let (headers, redacted) = session.policy.redact(received)
         if redacted > 0 { session.tally.add("redacted_headers", Int64(redacted)) }
         let exchange = CapturedExchange(

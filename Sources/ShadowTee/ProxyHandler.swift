@@ -60,9 +60,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        connection = session.numbering.next()
-        peer = context.channel.remoteAddress?.endpointText ?? "?"
-        session.tally.add("client_connections")
+        (connection, peer) = session.opened(context.channel)
         context.fireChannelActive()
     }
 
@@ -199,11 +197,11 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     private func finish(failing failure: UpstreamFailure) {
         guard let flight = inFlight else { return }
         flight.timer?.cancel()
-        let latency = flight.sentNs == 0 ? nil : Int64(TeeClock.monotonicNs() &- flight.sentNs)
+        let latency = flight.sentNs == 0 ? nil : TeeClock.monotonicNs() &- flight.sentNs
         if let head = flight.responseHead {
             session.tally.add("upstream_failed_midway")
             context?.close(promise: nil)
-            complete(flight, response: head, body: flight.responseBody, latencyNs: latency.map(UInt64.init), error: failure.name)
+            complete(flight, response: head, body: flight.responseBody, latencyNs: latency, error: failure.name)
             return
         }
         session.tally.add(failure.status == .gatewayTimeout ? "upstream_timeouts" : "upstream_errors")
@@ -216,7 +214,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in if close { channel.close(promise: nil) } }
         }
-        complete(flight, response: head, body: body, latencyNs: latency.map(UInt64.init), error: failure.name)
+        complete(flight, response: head, body: body, latencyNs: latency, error: failure.name)
     }
 
     /// Clears the in-flight request and records it unless it was excluded or too large.

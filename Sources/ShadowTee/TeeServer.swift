@@ -33,23 +33,39 @@ public final class TeeServer: @unchecked Sendable {
         recorder: any ExchangeRecorder, tally: TeeTally = TeeTally()
     ) throws -> TeeServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        let quiescing = ServerQuiescingHelper(group: group)
-        var pools: [UpstreamPool] = []
         var poolByLoop: [ObjectIdentifier: UpstreamPool] = [:]
         if case .proxy(let upstream) = mode {
             for loop in group.makeIterator() {
-                let pool = UpstreamPool(eventLoop: loop, configuration: upstream, tally: tally)
-                pools.append(pool)
-                poolByLoop[ObjectIdentifier(loop)] = pool
+                poolByLoop[ObjectIdentifier(loop)] = UpstreamPool(eventLoop: loop, configuration: upstream, tally: tally)
             }
         }
         let session = TeeSession(
             policy: policy, limits: limits, tally: tally, recorder: recorder, listenLabel: listen.description)
+        let channel: Channel
+        let quiescing: ServerQuiescingHelper
+        do {
+            (channel, quiescing) = try bind(listen, group: group, mode: mode, session: session, pools: poolByLoop)
+        } catch {
+            // The bootstrap and its quiescing helper are gone by now: their deinit needs the loops.
+            try? group.syncShutdownGracefully()
+            throw TeeError.cannotListen(address: listen.description, detail: "\(error)")
+        }
+        let port = channel.localAddress?.port ?? listen.port
+        return TeeServer(
+            tally: tally, boundAddress: SocketAddressText(host: listen.host, port: port), group: group,
+            quiescing: quiescing, pools: Array(poolByLoop.values))
+    }
+
+    /// Binds the server channel; everything it built is released when it throws.
+    private static func bind(
+        _ listen: SocketAddressText, group: MultiThreadedEventLoopGroup, mode: TeeMode, session: TeeSession,
+        pools: [ObjectIdentifier: UpstreamPool]
+    ) throws -> (Channel, ServerQuiescingHelper) {
         var headerLimits = NIOHTTPDecoderLimitConfiguration()
-        headerLimits.maxHeaderListSize = limits.maxHeaderBytes
-        headerLimits.maxHeaderFieldSize = limits.maxHeaderBytes
+        headerLimits.maxHeaderListSize = session.limits.maxHeaderBytes
+        headerLimits.maxHeaderFieldSize = session.limits.maxHeaderBytes
         let decoderLimits = headerLimits
-        let routes = poolByLoop
+        let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -71,24 +87,14 @@ public final class TeeServer: @unchecked Sendable {
                         withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
                     switch mode {
                     case .proxy(let upstream):
-                        let pool = routes[ObjectIdentifier(channel.eventLoop)]!
+                        let pool = pools[ObjectIdentifier(channel.eventLoop)]!
                         try sync.addHandler(ProxyHandler(session: session, pool: pool, upstream: upstream))
                     case .mirror(let header):
                         try sync.addHandler(MirrorSinkHandler(session: session, originalURIHeader: header))
                     }
                 }
             }
-        let channel: Channel
-        do {
-            channel = try bootstrap.bind(host: listen.host, port: listen.port).wait()
-        } catch {
-            try? group.syncShutdownGracefully()
-            throw TeeError.cannotListen(address: listen.description, detail: "\(error)")
-        }
-        let port = channel.localAddress?.port ?? listen.port
-        return TeeServer(
-            tally: tally, boundAddress: SocketAddressText(host: listen.host, port: port), group: group,
-            quiescing: quiescing, pools: pools)
+        return (try bootstrap.bind(host: listen.host, port: listen.port).wait(), quiescing)
     }
 
     private init(
@@ -103,34 +109,31 @@ public final class TeeServer: @unchecked Sendable {
     }
 
     /// Stops accepting, drains in-flight requests for at most `drainTimeout` seconds, then closes
-    /// everything. Returns the requests still in flight when the drain gave up (0 after a clean drain).
+    /// everything; requests still in flight when the drain gave up are counted `abandoned_at_shutdown`.
     /// Blocks: call it from a thread that is not one of the server's event loops.
-    @discardableResult
-    public func shutdown(drainTimeout: Double) -> Int {
-        let abandoned = drain(timeout: drainTimeout)
+    public func shutdown(drainTimeout: Double) {
+        drain(timeout: drainTimeout)
         for pool in pools {
             try? pool.eventLoop.submit { pool.closeIdle() }.wait()
         }
         try? group.syncShutdownGracefully()
-        return abandoned
     }
 }
 
 extension TeeServer {
-    private func drain(timeout: Double) -> Int {
+    private func drain(timeout: Double) {
         let helper = lock.withLock {
             defer { quiescing = nil }
             return quiescing
         }
-        guard let helper else { return 0 }
+        guard let helper else { return }
         let drained = group.next().makePromise(of: Void.self)
         helper.initiateShutdown(promise: drained)
         let done = DispatchSemaphore(value: 0)
         drained.futureResult.whenComplete { _ in done.signal() }
-        guard done.wait(timeout: .now() + timeout) == .timedOut else { return 0 }
-        let abandoned = tally.inFlight
-        tally.add("abandoned_at_shutdown", Int64(abandoned))
-        return abandoned
+        if done.wait(timeout: .now() + timeout) == .timedOut {
+            tally.add("abandoned_at_shutdown", Int64(tally.inFlight))
+        }
     }
 }
 

@@ -4,7 +4,7 @@ import ShadowCore
 /// Counters a tee session keeps while it runs; safe from any thread.
 ///
 /// Names are the stored counter names: `requests` (complete requests read from clients),
-/// `forwarded` (sent upstream), `responses` (production responses passed back), `recorded`
+/// `forwarded` (handed to the upstream pool; those it could not connect for are also `upstream_errors`), `responses` (production responses passed back), `recorded`
 /// (handed to the store), `client_connections`, `upstream_connections`, `upstream_retries`,
 /// `upstream_errors` (answered 502), `upstream_timeouts` (answered 504), `upstream_failed_midway`
 /// (the upstream failed after its response had begun; the client connection was closed),

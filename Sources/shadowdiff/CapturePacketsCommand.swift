@@ -235,14 +235,11 @@ struct ExchangeLimitGate {
 enum LiveProgressText {
     static func render(_ status: LiveCaptureStatus, stored: Int64, since started: Date) -> String {
         let seconds = max(0.001, Date().timeIntervalSince(started))
-        var line = String(
+        let line = String(
             format: "%.0fs  %lld packets (%.0f/s)  %lld exchanges, %lld stored  %d open  queue %.1f MiB",
             seconds, status.packets, Double(status.packets) / seconds, status.exchanges, stored, status.connections,
             Double(status.queuedBytes) / 1_048_576)
-        if !status.drops.isEmpty {
-            line += "  not used: " + status.drops.prefix(3).map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ")
-        }
-        return line
+        return line + DropText.top(status.drops, label: "not used")
     }
 }
 
@@ -280,13 +277,7 @@ enum CaptureSummaryText {
         if c.values["pcap_received"] != nil {
             lines.append("  libpcap: received \(c["pcap_received"]), kernel dropped \(c[.kernelDropped]), interface dropped \(c[.interfaceDropped])")
         }
-        let drops = c.drops
-        if drops.isEmpty {
-            lines.append("  not used: nothing")
-        } else {
-            lines.append("  not used, by reason:")
-            lines += drops.map { "    \($0.0.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)) \($0.1)" }
-        }
+        lines += DropText.block(c, label: "not used")
         return lines.joined(separator: "\n")
     }
 }

@@ -53,17 +53,11 @@ struct CaptureProxyCommand: ParsableCommand {
     }
 
     private func upstreamAddress() throws -> SocketAddressText {
-        guard upstream.hasPrefix("http://") else {
-            throw ValidationError("--upstream \(upstream): give an http:// URL (https is not supported)")
+        let url = try HTTPURL(upstream, flag: "--upstream")
+        guard url.path.isEmpty else {
+            throw ShadowError.badURL(flag: "--upstream", url: upstream, detail: "requests are forwarded unchanged, so give no path")
         }
-        var rest = upstream.dropFirst("http://".count)
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
-        guard !rest.contains("/"), let address = SocketAddressText(parsing: String(rest), defaultHost: ""),
-              !address.host.isEmpty
-        else {
-            throw ValidationError("--upstream \(upstream): expected http://host:port with no path")
-        }
-        return address
+        return SocketAddressText(host: url.host, port: url.port)
     }
 
     func run() throws {
@@ -229,7 +223,7 @@ struct TeeRunner {
             _ = try? writer.finish()
             try? database.finishCapture(
                 id: captureID, counters: Counters(), linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
-            throw ShadowError.io(path: listen.description, detail: "\(error)")
+            throw ShadowError.invalidArgument(flag: "--listen \(options.listen)", detail: "\(error)")
         }
         let stop = DispatchSemaphore(value: 0)
         let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { stop.signal() }
@@ -282,15 +276,11 @@ struct TeeRunner {
 enum TeeProgressText {
     static func render(_ c: Counters, inFlight: Int, stored: Int64, since started: Date) -> String {
         let seconds = max(0.001, Date().timeIntervalSince(started))
-        var line = String(
+        let line = String(
             format: "%.0fs  requests %lld (%.0f/s)  in flight %d  recorded %lld  stored %lld  502 %lld  504 %lld",
             seconds, c["requests"], Double(c["requests"]) / seconds, inFlight, c["recorded"], stored,
             c["upstream_errors"], c["upstream_timeouts"])
-        let drops = c.drops
-        if !drops.isEmpty {
-            line += "  not recorded: " + drops.prefix(3).map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ")
-        }
-        return line
+        return line + DropText.top(c.drops, label: "not recorded")
     }
 }
 
@@ -307,13 +297,7 @@ enum TeeSummaryText {
             lines.append("  answered 502 \(c["upstream_errors"])  504 \(c["upstream_timeouts"])  failed mid-response \(c["upstream_failed_midway"])  retried \(c["upstream_retries"])")
         }
         lines.append("  exchanges stored \(c["exchanges"])  (recorded \(c["recorded"]))")
-        let drops = c.drops
-        if drops.isEmpty {
-            lines.append("  not recorded: nothing")
-        } else {
-            lines.append("  not recorded, by reason:")
-            lines += drops.map { "    \($0.0.rawValue.padding(toLength: 26, withPad: " ", startingAt: 0)) \($0.1)" }
-        }
+        lines += DropText.block(c, label: "not recorded")
         return lines.joined(separator: "\n")
     }
 }

@@ -19,6 +19,18 @@ import Testing
         return (tee, port)
     }
 
+    /// `capture proxy` in front of fixtures/bad-upstream.py, recording into `db`.
+    static func proxyToBadUpstream(db: String, _ flags: [String] = []) throws -> (RunningBidder, RunningLiveCapture, Int) {
+        let upstream = try RunningBidder.badUpstream()
+        do {
+            let (proxy, port) = try startTee(["proxy", "--upstream", upstream.url, "--db", db] + flags)
+            return (upstream, proxy, port)
+        } catch {
+            upstream.stop()
+            throw error
+        }
+    }
+
     /// One curl process sending every request in turn on kept-alive connections; returns the status codes.
     static func curl(_ requests: [(url: String, body: String?, headers: [String])], in dir: String) throws -> [String] {
         var config = ""
@@ -152,13 +164,9 @@ import Testing
 
     @Test func upstreamFailuresAnswer502Or504ForThatRequestOnlyAndAreRecorded() async throws {
         try await Harness.withTemporaryDirectory { dir in
-            let upstream = try RunningBidder.badUpstream()
-            defer { upstream.stop() }
             let db = dir + "/failures.db"
-            let (proxy, port) = try Self.startTee([
-                "proxy", "--upstream", upstream.url, "--db", db, "--upstream-timeout", "0.5",
-            ])
-            defer { _ = proxy.stop(SIGKILL) }
+            let (upstream, proxy, port) = try Self.proxyToBadUpstream(db: db, ["--upstream-timeout", "0.5"])
+            defer { _ = proxy.stop(SIGKILL); upstream.stop() }
             let base = "http://127.0.0.1:\(port)"
             let paths = ["/ok", "/garbage", "/ok", "/reset", "/ok", "/stall", "/ok", "/midway", "/ok"]
             let codes = try Self.curl(paths.map { (url: base + $0, body: "x", headers: []) }, in: dir)
@@ -181,13 +189,9 @@ import Testing
 
     @Test func badClientsGet400Or413AndAreCountedWhileOthersAreServed() async throws {
         try await Harness.withTemporaryDirectory { dir in
-            let upstream = try RunningBidder.badUpstream()
-            defer { upstream.stop() }
             let db = dir + "/clients.db"
-            let (proxy, port) = try Self.startTee([
-                "proxy", "--upstream", upstream.url, "--db", db, "--max-body-bytes", "1000", "--max-header-bytes", "2000",
-            ])
-            defer { _ = proxy.stop(SIGKILL) }
+            let (upstream, proxy, port) = try Self.proxyToBadUpstream(db: db, ["--max-body-bytes", "1000", "--max-header-bytes", "2000"])
+            defer { _ = proxy.stop(SIGKILL); upstream.stop() }
             let answers = try Harness.run("/usr/bin/python3", ["-c", """
                 import socket, sys
                 def ask(data):
@@ -218,11 +222,9 @@ import Testing
 
     @Test func pipelinedRequestsAreForwardedOneByOneAndAnsweredInOrder() async throws {
         try await Harness.withTemporaryDirectory { dir in
-            let upstream = try RunningBidder.badUpstream()
-            defer { upstream.stop() }
             let db = dir + "/pipelined.db"
-            let (proxy, port) = try Self.startTee(["proxy", "--upstream", upstream.url, "--db", db])
-            defer { _ = proxy.stop(SIGKILL) }
+            let (upstream, proxy, port) = try Self.proxyToBadUpstream(db: db)
+            defer { _ = proxy.stop(SIGKILL); upstream.stop() }
             let replies = try Harness.run("/usr/bin/python3", ["-c", """
                 import socket, sys
                 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
@@ -243,11 +245,9 @@ import Testing
 
     @Test func stoppingDrainsTheRequestInFlightAndRecordsIt() async throws {
         try await Harness.withTemporaryDirectory { dir in
-            let upstream = try RunningBidder.badUpstream()
-            defer { upstream.stop() }
             let db = dir + "/drain.db"
-            let (proxy, port) = try Self.startTee(["proxy", "--upstream", upstream.url, "--db", db])
-            defer { _ = proxy.stop(SIGKILL) }
+            let (upstream, proxy, port) = try Self.proxyToBadUpstream(db: db)
+            defer { _ = proxy.stop(SIGKILL); upstream.stop() }
             let client = Harness.process("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/slow"])
             let out = Pipe()
             client.standardOutput = out
@@ -260,6 +260,20 @@ import Testing
             #expect(proxy.wait(timeout: 15) == 0, "\(proxy.stderr)")
             #expect(try SQL.sql(db, "SELECT target, prod_status FROM exchanges") == "/slow|200")
             #expect(try SQL.sql(db, "SELECT status FROM captures") == "complete")
+        }
+    }
+
+    @Test func aBusyPortOrABadUpstreamURLIsOneLineAndExit2() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let (sink, port) = try Self.startTee(["mirror", "--db", dir + "/first.db"])
+            defer { _ = sink.stop(SIGKILL) }
+            let busy = try Harness.shadowdiff("capture", "mirror", "--listen", "127.0.0.1:\(port)", "--db", dir + "/second.db")
+            #expect(busy.status == 2)
+            #expect(busy.stderr.contains("--listen 127.0.0.1:\(port): cannot listen"), "\(busy.stderr)")
+            #expect(try SQL.sql(dir + "/second.db", "SELECT status FROM captures") == "failed", "the attempt is kept, marked failed")
+            let https = try Harness.shadowdiff("capture", "proxy", "--listen", "0", "--upstream", "https://x", "--db", dir + "/third.db")
+            #expect(https.status == 2 && https.stderr.contains("--upstream https://x"), "\(https.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: dir + "/third.db"), "bad flags touch no database")
         }
     }
 
