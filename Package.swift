@@ -40,12 +40,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
-        // Tee sockets: the inline recording proxy and the mirror sink (SwiftNIO).
+        // Tee sockets: the inline recording proxy and the mirror sink (SwiftNIO; HTTP framed, not decoded).
         .target(name: "ShadowTee", dependencies: [
             "ShadowCore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
         ]),
         // Decision extraction, structural JSON diff, latency statistics, content decoding.

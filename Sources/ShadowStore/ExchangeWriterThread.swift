@@ -12,7 +12,13 @@ import ShadowCore
 /// - `finish` stops accepting work, commits everything queued and returns the number of exchanges
 ///   committed, or throws the first store error (after which submitted work is discarded).
 public final class ExchangeWriterThread: @unchecked Sendable {
-    private let queue: BoundedQueue<[CapturedExchange]>
+    /// Queued work: exchanges ready to write, or one whose record is built on this thread.
+    private enum Work {
+        case exchanges([CapturedExchange])
+        case deferred(@Sendable () -> CapturedExchange?)
+    }
+
+    private let queue: BoundedQueue<Work>
     /// Batches already written, handed back so that the producer's thread frees them (cheaper for
     /// the allocator than freeing on this thread what another thread allocated).
     private let spent = BoundedQueue<[[CapturedExchange]]>(capacity: .max)
@@ -63,12 +69,22 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     public func submit(_ exchanges: [CapturedExchange]) -> Bool {
         releaseSpent()
         guard !exchanges.isEmpty else { return true }
-        return queue.push(exchanges, cost: exchanges.reduce(0) { $0 + Self.cost(of: $1) })
+        return queue.push(.exchanges(exchanges), cost: exchanges.reduce(0) { $0 + Self.cost(of: $1) })
     }
 
     /// Queues one exchange if there is room, never waiting; callable from any thread.
     public func offer(_ exchange: CapturedExchange) -> OfferResult {
-        if queue.offer([exchange], cost: Self.cost(of: exchange)) { return .queued }
+        offer(.exchanges([exchange]), cost: Self.cost(of: exchange))
+    }
+
+    /// Queues an exchange charged `cost` bytes if there is room, never waiting; `build` makes it on
+    /// the writer thread (so that parsing leaves the producer's thread), and may return nil to skip it.
+    public func offer(cost: Int, building build: @escaping @Sendable () -> CapturedExchange?) -> OfferResult {
+        offer(.deferred(build), cost: cost)
+    }
+
+    private func offer(_ work: Work, cost: Int) -> OfferResult {
+        if queue.offer(work, cost: cost) { return .queued }
         return queue.isClosed ? .closed : .queueFull
     }
 
@@ -91,18 +107,23 @@ public final class ExchangeWriterThread: @unchecked Sendable {
 
     private func run() {
         defer { done.signal() }
+        if case .eventLoops = producer {
+            // Production traffic comes first: under CPU contention the scheduler favours the event
+            // loops (on Linux a nice value belongs to the calling thread).
+            setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        }
         var lastCommit = Date()
         do {
             while true {
                 if case .eventLoops(let pollInterval) = producer {
-                    let batches = queue.popAll()
-                    for batch in batches where !(try writer.append(contentsOf: batch)).isEmpty { lastCommit = Date() }
-                    if batches.isEmpty {
+                    let work = queue.popAll()
+                    if !(try writer.append(contentsOf: Self.exchanges(in: work))).isEmpty { lastCommit = Date() }
+                    if work.isEmpty {
                         if queue.isClosedAndEmpty { break }
                         Thread.sleep(forTimeInterval: pollInterval)
                     }
-                } else if let batch = queue.pop(timeout: commitInterval) {
-                    let written = try writer.append(contentsOf: batch)
+                } else if let work = queue.pop(timeout: commitInterval) {
+                    let written = try writer.append(contentsOf: Self.exchanges(in: [work]))
                     if !written.isEmpty {
                         hand(written)
                         lastCommit = Date()
@@ -125,6 +146,19 @@ public final class ExchangeWriterThread: @unchecked Sendable {
             queue.close()
             while queue.pop() != nil {}
         }
+    }
+
+    private static func exchanges(in work: [Work]) -> [CapturedExchange] {
+        if work.count == 1, case .exchanges(let batch) = work[0] { return batch }
+        var exchanges: [CapturedExchange] = []
+        exchanges.reserveCapacity(work.count)
+        for item in work {
+            switch item {
+            case .exchanges(let batch): exchanges.append(contentsOf: batch)
+            case .deferred(let build): if let exchange = build() { exchanges.append(exchange) }
+            }
+        }
+        return exchanges
     }
 
     private func hand(_ written: [[CapturedExchange]]) {

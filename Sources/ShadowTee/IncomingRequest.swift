@@ -1,94 +1,99 @@
 import Foundation
 import NIOCore
-import NIOHTTP1
 import ShadowCore
 
-/// A request as it is read from a client: its head, the body so far and when it began.
+/// A request as read from a client: its raw bytes (forwarded unchanged) and its parsed head.
 struct IncomingRequest {
-    var head: HTTPRequestHead
-    var body: ByteBuffer
+    var head: HTTP1Head
+    var rawHead: ByteBuffer
+    /// Everything after the head as received, chunk framing included.
+    var rawBody: ByteBuffer
+    /// The de-chunked body, kept apart from `rawBody` only for chunked requests.
+    var chunkedPayload: ByteBuffer?
     /// Wall clock of the head's arrival, ns since the Unix epoch (the stored `capture_time_ns`).
     var wallClockNs: Int64
 
-    init(head: HTTPRequestHead, allocator: ByteBufferAllocator) {
-        self.head = head
-        let expected = head.headers.first(name: "content-length").flatMap { Int($0) } ?? 0
-        body = allocator.buffer(capacity: min(max(expected, 0), 1 << 20))
-        wallClockNs = TeeClock.wallNs()
+    /// The body as recorded: de-chunked.
+    var payload: ByteBuffer { chunkedPayload ?? rawBody }
+}
+
+/// Reads whole requests from a client connection's bytes, bounded by the session's limits.
+///
+/// A request whose body goes over `maxBodyBytes` (counted on the wire) is reported `.tooLarge` once;
+/// the rest of it is read and discarded, and `.rejectedEnd` reports its end, so that the owner can
+/// answer 413 and close after it, and the client reads the 413 instead of a reset.
+struct RequestReader {
+    private var framer: HTTP1Framer
+    private let maxBodyBytes: Int
+    /// The request being read, until its end.
+    private var current: IncomingRequest?
+    private var rejecting = false
+
+    init(limits: TeeLimits) {
+        framer = HTTP1Framer(isRequest: true, maxHeadBytes: limits.maxHeaderBytes)
+        maxBodyBytes = limits.maxBodyBytes
     }
 
-    /// Appends `part`; false when the body would exceed `limit` (the part is then not kept).
-    mutating func append(_ part: ByteBuffer, limit: Int) -> Bool {
-        guard body.readableBytes + part.readableBytes <= limit else { return false }
-        var part = part
-        body.writeBuffer(&part)
+    /// Whether part of a request has been read.
+    var isReading: Bool { current != nil || rejecting || !framer.isIdle }
+
+    enum Outcome {
+        /// A head arrived (the owner may answer `Expect: 100-continue`).
+        case head(HTTP1Head)
+        case complete(IncomingRequest)
+        case tooLarge
+        /// The request reported `.tooLarge` has been read to its end.
+        case rejectedEnd
+    }
+
+    /// The next thing `input` completes, consuming its bytes; nil when it needs more.
+    mutating func next(_ input: inout ByteBuffer) throws(HTTP1FramingError) -> Outcome? {
+        while let event = try framer.next(&input) {
+            switch event {
+            case .head(let head, let raw):
+                current = IncomingRequest(
+                    head: head, rawHead: raw, rawBody: ByteBuffer(),
+                    chunkedPayload: head.framing == .chunked ? ByteBuffer() : nil, wallClockNs: TeeClock.wallNs())
+                return .head(head)
+            case .data(let bytes):
+                guard current != nil else { continue }
+                if !append(bytes, isPayload: true) { return .tooLarge }
+            case .framing(let bytes):
+                guard current != nil else { continue }
+                if !append(bytes, isPayload: false) { return .tooLarge }
+            case .end:
+                if rejecting {
+                    rejecting = false
+                    return .rejectedEnd
+                }
+                guard let request = current else { continue }
+                current = nil
+                return .complete(request)
+            }
+        }
+        return nil
+    }
+
+    /// Appends body bytes; false (dropping the request) when they go over the limit.
+    private mutating func append(_ bytes: ByteBuffer, isPayload: Bool) -> Bool {
+        guard current!.rawBody.readableBytes + bytes.readableBytes <= maxBodyBytes else {
+            current = nil
+            rejecting = true
+            return false
+        }
+        Self.append(bytes, to: &current!.rawBody)
+        if isPayload && current!.chunkedPayload != nil { Self.append(bytes, to: &current!.chunkedPayload!) }
         return true
     }
 
-    /// The record of this request, with `target` in place of the URI when given.
-    func recorded(target: String? = nil, headers: [HeaderField]) -> RecordedRequest {
-        RecordedRequest(
-            method: head.method.rawValue, target: target ?? head.uri,
-            version: "HTTP/\(head.version.major).\(head.version.minor)", headers: headers,
-            body: Array(body.readableBytesView))
-    }
-}
-
-/// Assembles requests from a client connection's parts, bounded by `maxBodyBytes`.
-///
-/// A request whose body goes over the limit is answered 413 at once (counted `oversized_body`);
-/// the rest of it is read and discarded, and the connection closes at its end, so that the
-/// client reads the 413 instead of a reset. When an earlier response is still being written
-/// (`canRespond` false) the connection is closed at once instead.
-struct RequestReader {
-    /// The request being read, until its end.
-    private(set) var current: IncomingRequest?
-    private var rejecting = false
-
-    var isReading: Bool { current != nil || rejecting }
-
-    enum Outcome {
-        case reading
-        case complete(IncomingRequest)
-        /// A rejected request has been read to its end: close the connection.
-        case close
-    }
-
-    /// Takes one part; says whether it completed a request. Never closes the channel itself (that
-    /// would re-enter the handler while it is reading).
-    mutating func read(
-        _ part: HTTPServerRequestPart, context: ChannelHandlerContext, session: TeeSession, canRespond: Bool = true
-    ) -> Outcome {
-        switch part {
-        case .head(let head):
-            current = IncomingRequest(head: head, allocator: context.channel.allocator)
-        case .body(let bytes):
-            guard current != nil else { return .reading }
-            if !current!.append(bytes, limit: session.limits.maxBodyBytes) {
-                current = nil
-                session.tally.add(.oversizedBody)
-                guard canRespond else { return .close }
-                rejecting = true
-                let message = ByteBuffer(string: "request body over \(session.limits.maxBodyBytes) bytes\n")
-                let head = HTTPResponseHead.tee(.payloadTooLarge, bodyBytes: message.readableBytes, close: true)
-                context.write(NIOAny(HTTPServerResponsePart.head(head)), promise: nil)
-                context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(message))), promise: nil)
-                context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil)), promise: nil)
-            }
-        case .end:
-            if rejecting {
-                rejecting = false
-                return .close
-            }
-            defer { current = nil }
-            return current.map { .complete($0) } ?? .reading
-        }
-        return .reading
+    /// Appends without copying when `buffer` is still empty (the common case: one read holds the body).
+    static func append(_ bytes: ByteBuffer, to buffer: inout ByteBuffer) {
+        if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeImmutableBuffer(bytes) }
     }
 
     /// The connection closed: counts a request cut short.
     mutating func closed(session: TeeSession) {
-        if current != nil { session.tally.add(.clientClosed) }
+        if current != nil || framer.finish() == .truncated { session.tally.add(.clientClosed) }
         current = nil
         rejecting = false
     }
@@ -103,12 +108,6 @@ enum TeeClock {
 
     static func monotonicNs() -> UInt64 {
         NIODeadline.now().uptimeNanoseconds
-    }
-}
-
-extension Array where Element == HeaderField {
-    init(_ headers: HTTPHeaders) {
-        self = headers.map { HeaderField($0.name, $0.value) }
     }
 }
 
@@ -150,21 +149,32 @@ struct TeeSession: Sendable {
         return (numbering.next(), channel.remoteAddress?.endpointText ?? "?")
     }
 
-    /// Counts a parser error from a client, which NIO's error handler has answered with 400.
-    func countClientError(_ error: Error) {
-        if let error = error as? HTTPParserError, error == .headerOverflow {
-            tally.add(.oversizedHeader)
-        } else {
-            tally.add(.malformedRequest)
-        }
+    /// Answers a request that cannot be read (400, and the connection closes), when no response
+    /// is being written; counts it `oversized_header` or `malformed_request`.
+    func reject(_ error: HTTP1FramingError, context: ChannelHandlerContext, canRespond: Bool) {
+        tally.add(error == .headTooLarge ? .oversizedHeader : .malformedRequest)
+        guard canRespond else { return context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(TeeResponse.make(400, "Bad Request", body: "\(error)\n", close: true).bytes))
+            .whenComplete { _ in channel.close(promise: nil) }
     }
 }
 
-extension HTTPResponseHead {
-    /// A short response the tee makes itself (413, 502, 504), closing the connection when asked.
-    static func tee(_ status: HTTPResponseStatus, bodyBytes: Int, close: Bool) -> HTTPResponseHead {
-        var headers = HTTPHeaders([("Content-Type", "text/plain"), ("Content-Length", String(bodyBytes))])
-        if close { headers.add(name: "Connection", value: "close") }
-        return HTTPResponseHead(version: .http1_1, status: status, headers: headers)
+/// A response the tee makes itself (100, 204, 400, 413, 502, 504), as bytes to write.
+enum TeeResponse {
+    static let `continue` = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
+
+    /// 413 for a body over `limit` bytes; the connection closes after the request's end.
+    static func payloadTooLarge(limit: Int) -> ByteBuffer {
+        make(413, "Payload Too Large", body: "request body over \(limit) bytes\n", close: true).bytes
+    }
+
+    static func make(_ status: Int, _ reason: String, body: String, close: Bool) -> (head: ByteBuffer, bytes: ByteBuffer, body: ByteBuffer) {
+        var head = "HTTP/1.1 \(status) \(reason)\r\n"
+        if !body.isEmpty { head += "Content-Type: text/plain\r\n" }
+        if status != 204 { head += "Content-Length: \(body.utf8.count)\r\n" }
+        if close { head += "Connection: close\r\n" }
+        head += "\r\n"
+        return (ByteBuffer(string: head), ByteBuffer(string: head + body), ByteBuffer(string: body))
     }
 }

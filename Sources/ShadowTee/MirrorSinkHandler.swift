@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import ShadowCore
 
 /// The mirror sink's per-connection handler: reads each request whole, answers 204 at once and
@@ -11,19 +10,24 @@ import ShadowCore
 /// so those that mark mirrored traffic (Envoy's `-shadow` host suffix, X-Original-URI, ...) stay in
 /// the record.
 final class MirrorSinkHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private static let noContent = TeeResponse.make(204, "No Content", body: "", close: false).bytes
+    private static let noContentClose = TeeResponse.make(204, "No Content", body: "", close: true).bytes
 
     private let session: TeeSession
     private let originalURIHeader: String?
     private var connection: Int64 = 0
     private var peer = "?"
-    private var reader = RequestReader()
+    private var reader: RequestReader
     private var quiescing = false
+    private var refusing = false
 
     init(session: TeeSession, originalURIHeader: String?) {
         self.session = session
         self.originalURIHeader = originalURIHeader
+        reader = RequestReader(limits: session.limits)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -32,40 +36,56 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let request: IncomingRequest
-        switch reader.read(unwrapInboundIn(data), context: context, session: session) {
-        case .reading: return
-        case .close: return context.close(promise: nil)
-        case .complete(let complete): request = complete
+        guard !refusing else { return }
+        var input = unwrapInboundIn(data)
+        while true {
+            let outcome: RequestReader.Outcome?
+            do {
+                outcome = try reader.next(&input)
+            } catch {
+                refusing = true
+                return session.reject(error, context: context, canRespond: true)
+            }
+            switch outcome {
+            case nil:
+                return
+            case .head(let head):
+                if head.expectsContinue { context.writeAndFlush(wrapOutboundOut(TeeResponse.continue), promise: nil) }
+            case .tooLarge:
+                session.tally.add(.oversizedBody)
+                context.writeAndFlush(wrapOutboundOut(TeeResponse.payloadTooLarge(limit: session.limits.maxBodyBytes)), promise: nil)
+            case .rejectedEnd:
+                return context.close(promise: nil)
+            case .complete(let request):
+                session.tally.add("requests")
+                let close = !request.head.keepAlive || quiescing
+                context.writeAndFlush(wrapOutboundOut(close ? Self.noContentClose : Self.noContent), promise: nil)
+                record(request)
+                if close {
+                    refusing = true
+                    return context.close(promise: nil)
+                }
+            }
         }
-        session.tally.add("requests")
-        var headers = HTTPHeaders()
-        if !request.head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .noContent, headers: headers))), promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        if !request.head.isKeepAlive || quiescing { context.close(promise: nil) }
-        record(request)
     }
 
     private func record(_ request: IncomingRequest) {
-        let head = request.head
         if let reason = session.policy.exclusion(
-            method: head.method.rawValue, target: head.uri, header: { head.headers.first(name: $0) }, connectionKey: peer)
+            method: request.head.method, target: request.head.target,
+            header: { HTTP1Head.value(of: $0, in: request.rawHead) }, connectionKey: peer)
         {
             return session.tally.add(reason)
         }
         var target: String?
-        if let originalURIHeader, let original = head.headers.first(name: originalURIHeader), original.hasPrefix("/") {
+        if let originalURIHeader, let original = HTTP1Head.value(of: originalURIHeader, in: request.rawHead),
+           original.hasPrefix("/")
+        {
             target = original
             session.tally.add("original_uri")
         }
-        let received = [HeaderField](head.headers)
-        let (headers, redacted) = session.policy.redact(received)
-        if redacted > 0 { session.tally.add("redacted_headers", Int64(redacted)) }
-        let exchange = CapturedExchange(
-            captureTimeNs: request.wallClockNs, connection: connection, client: peer, server: session.listenLabel,
-            request: request.recorded(target: target, headers: headers), response: nil, productionLatencyNs: nil)
-        session.tally.record(exchange, to: session.recorder)
+        session.record(TeeRecord(
+            requestHead: request.rawHead, requestBody: request.payload, target: target,
+            wallClockNs: request.wallClockNs, connection: connection, client: peer, server: session.listenLabel))
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -75,7 +95,6 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is HTTPParserError { session.countClientError(error) }
         context.close(promise: nil)
     }
 

@@ -1,10 +1,11 @@
 import NIOCore
-import NIOHTTP1
 import ShadowCore
 
-/// The recording proxy's per-connection handler: forwards each request to the upstream through
-/// its event loop's `UpstreamPool`, streams the response back as it arrives, and records the
-/// exchange (request, production response, upstream latency in ns) once the response is complete.
+/// The recording proxy's per-connection handler: forwards each request's bytes unchanged to the
+/// upstream through its event loop's `UpstreamPool`, streams the response's bytes back as they
+/// arrive, and records the exchange (request, production response, upstream latency in ns) once
+/// the response is complete. HTTP is only framed on this path (`HTTP1Framer`); the record is
+/// parsed later, on the recorder's thread.
 ///
 /// Contract:
 /// - Forwarding never waits on recording: the record is offered to the `ExchangeRecorder`, which
@@ -18,8 +19,8 @@ import ShadowCore
 ///   connection (the upstream closed an idle keep-alive connection as the request went out).
 /// - Request bodies over `maxBodyBytes` get 413 and close the connection, counted `oversized_body`.
 final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     /// The request being forwarded and what has come back so far.
     private struct InFlight {
@@ -30,7 +31,9 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         var timer: Scheduled<Void>?
         var sentNs: UInt64 = 0
         var retried = false
-        var responseHead: HTTPResponseHead?
+        var responseHead: ByteBuffer?
+        var responseKeepAlive = true
+        /// The de-chunked response body, kept while the exchange is to be recorded and fits the limit.
         var responseBody: ByteBuffer?
         var responseTooLarge = false
     }
@@ -42,17 +45,20 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     private var context: ChannelHandlerContext?
     private var connection: Int64 = 0
     private var peer = "?"
-    private var reader = RequestReader()
+    private var reader: RequestReader
     private var inFlight: InFlight?
     private var pipelined = CircularBuffer<IncomingRequest>()
     private let maxPipelined = 64
     private var quiescing = false
+    /// A request could not be read: the rest of the input is ignored while the connection closes.
+    private var refusing = false
 
     init(session: TeeSession, pool: UpstreamPool, upstream: UpstreamConfiguration) {
         self.session = session
         self.pool = pool
         self.upstreamLabel = upstream.address.description
         self.responseTimeout = upstream.responseTimeout
+        reader = RequestReader(limits: session.limits)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -64,32 +70,50 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         context.fireChannelActive()
     }
 
+    /// Nothing is being answered: the tee may write a response of its own.
+    private var isIdle: Bool { inFlight == nil && pipelined.isEmpty }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        // Nothing may be written between another response's head and end.
-        let idle = inFlight == nil && pipelined.isEmpty
-        if idle, case .head(let head) = part, head.headers.first(name: "expect")?.lowercased() == "100-continue" {
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
-        }
-        let request: IncomingRequest
-        switch reader.read(part, context: context, session: session, canRespond: idle) {
-        case .reading: return
-        case .close: return context.close(promise: nil)
-        case .complete(let complete): request = complete
-        }
-        session.tally.add("requests")
-        if inFlight == nil {
-            start(request)
-        } else {
-            pipelined.append(request)
-            if pipelined.count >= maxPipelined { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
+        guard !refusing else { return }
+        var input = unwrapInboundIn(data)
+        while true {
+            let outcome: RequestReader.Outcome?
+            do {
+                outcome = try reader.next(&input)
+            } catch {
+                refusing = true
+                return session.reject(error, context: context, canRespond: isIdle)
+            }
+            switch outcome {
+            case nil:
+                return
+            case .head(let head):
+                if head.expectsContinue && isIdle { context.writeAndFlush(wrapOutboundOut(TeeResponse.continue), promise: nil) }
+            case .tooLarge:
+                session.tally.add(.oversizedBody)
+                guard isIdle else {
+                    refusing = true
+                    return context.close(promise: nil)
+                }
+                context.writeAndFlush(wrapOutboundOut(TeeResponse.payloadTooLarge(limit: session.limits.maxBodyBytes)), promise: nil)
+            case .rejectedEnd:
+                return context.close(promise: nil)
+            case .complete(let request):
+                session.tally.add("requests")
+                if inFlight == nil {
+                    start(request)
+                } else {
+                    pipelined.append(request)
+                    if pipelined.count >= maxPipelined { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
+                }
+            }
         }
     }
 
     private func start(_ request: IncomingRequest) {
         let exclusion = session.policy.exclusion(
-            method: request.head.method.rawValue, target: request.head.uri,
-            header: { request.head.headers.first(name: $0) }, connectionKey: peer)
+            method: request.head.method, target: request.head.target,
+            header: { HTTP1Head.value(of: $0, in: request.rawHead) }, connectionKey: peer)
         inFlight = InFlight(request: request, exclusion: exclusion)
         session.tally.began()
         dispatch(fresh: false)
@@ -125,28 +149,29 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         flight.upstream = upstream
         flight.sentNs = TeeClock.monotonicNs()
         flight.timer = pool.eventLoop.assumeIsolated().scheduleTask(in: responseTimeout) { [self] in timedOut() }
-        if flight.exclusion == nil { flight.responseBody = context?.channel.allocator.buffer(capacity: 0) }
         inFlight = flight
-        upstream.send(flight.request.head, body: flight.request.body, to: self)
+        upstream.send(flight.request, to: self)
     }
 
     // MARK: Upstream response
 
-    func upstreamHead(_ head: HTTPResponseHead) {
-        inFlight?.responseHead = head
-        context?.write(wrapOutboundOut(.head(head)), promise: nil)
+    func upstreamHead(_ head: HTTP1Head, raw: ByteBuffer) {
+        inFlight?.responseHead = raw
+        inFlight?.responseKeepAlive = head.keepAlive
+        if inFlight?.exclusion == nil { inFlight?.responseBody = ByteBuffer() }
+        context?.write(wrapOutboundOut(raw), promise: nil)
     }
 
-    func upstreamBody(_ part: ByteBuffer) {
-        if inFlight?.responseBody != nil {
-            if inFlight!.responseBody!.readableBytes + part.readableBytes > session.limits.maxBodyBytes {
+    func upstreamBody(_ bytes: ByteBuffer, isPayload: Bool) {
+        if isPayload && inFlight?.responseBody != nil {
+            if inFlight!.responseBody!.readableBytes + bytes.readableBytes > session.limits.maxBodyBytes {
                 inFlight!.responseBody = nil
                 inFlight!.responseTooLarge = true
             } else {
-                inFlight!.responseBody!.writeImmutableBuffer(part)
+                RequestReader.append(bytes, to: &inFlight!.responseBody!)
             }
         }
-        context?.write(wrapOutboundOut(.body(.byteBuffer(part))), promise: nil)
+        context?.write(wrapOutboundOut(bytes), promise: nil)
     }
 
     func upstreamReadComplete() {
@@ -160,14 +185,14 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         if let upstream = flight.upstream { pool.release(upstream) }
         session.tally.add("responses")
         if let context {
-            if flight.request.head.isKeepAlive && head.isKeepAlive {
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            if flight.request.head.keepAlive && flight.responseKeepAlive {
+                context.flush()
             } else {
                 let channel = context.channel
-                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
             }
         }
-        complete(flight, response: head, body: flight.responseBody, latencyNs: latency, error: nil)
+        complete(flight, responseHead: head, body: flight.responseBody, latencyNs: latency, error: nil)
     }
 
     func upstreamFailed(_ failure: UpstreamFailure, receivedAnything: Bool, reused: Bool) {
@@ -201,48 +226,38 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         if let head = flight.responseHead {
             session.tally.add("upstream_failed_midway")
             context?.close(promise: nil)
-            complete(flight, response: head, body: flight.responseBody, latencyNs: latency, error: failure.name)
+            complete(flight, responseHead: head, body: flight.responseBody, latencyNs: latency, error: failure.name)
             return
         }
-        session.tally.add(failure.status == .gatewayTimeout ? "upstream_timeouts" : "upstream_errors")
-        let body = ByteBuffer(string: failure.message + "\n")
-        let close = !flight.request.head.isKeepAlive
-        let head = HTTPResponseHead.tee(failure.status, bodyBytes: body.readableBytes, close: close)
+        session.tally.add(failure.isTimeout ? "upstream_timeouts" : "upstream_errors")
+        let close = !flight.request.head.keepAlive
+        let response = TeeResponse.make(
+            failure.isTimeout ? 504 : 502, failure.isTimeout ? "Gateway Timeout" : "Bad Gateway",
+            body: failure.message + "\n", close: close)
         if let context {
-            context.write(wrapOutboundOut(.head(head)), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
             let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in if close { channel.close(promise: nil) } }
+            context.writeAndFlush(wrapOutboundOut(response.bytes)).whenComplete { _ in if close { channel.close(promise: nil) } }
         }
-        complete(flight, response: head, body: body, latencyNs: latency, error: failure.name)
+        complete(flight, responseHead: response.head, body: response.body, latencyNs: latency, error: failure.name)
     }
 
     /// Clears the in-flight request and records it unless it was excluded or too large.
-    private func complete(_ flight: InFlight, response: HTTPResponseHead, body: ByteBuffer?, latencyNs: UInt64?, error: String?) {
+    private func complete(_ flight: InFlight, responseHead: ByteBuffer, body: ByteBuffer?, latencyNs: UInt64?, error: String?) {
         inFlight = nil
         session.tally.ended()
         defer { next() }
         if let exclusion = flight.exclusion { return session.tally.add(exclusion) }
-        // The record is built here, after the response went out: its cost is never on the response's path.
         if flight.responseTooLarge { return session.tally.add(.oversizedBody) }
-        let (requestHeaders, redactedInRequest) = session.policy.redact([HeaderField](flight.request.head.headers))
-        let (responseHeaders, redactedInResponse) = session.policy.redact([HeaderField](response.headers))
-        if redactedInRequest + redactedInResponse > 0 {
-            session.tally.add("redacted_headers", Int64(redactedInRequest + redactedInResponse))
-        }
-        let exchange = CapturedExchange(
-            captureTimeNs: flight.request.wallClockNs, connection: connection, client: peer, server: upstreamLabel,
-            request: flight.request.recorded(headers: requestHeaders),
-            response: RecordedResponse(
-                status: Int(response.status.code), headers: responseHeaders, body: body.map { Array($0.readableBytesView) } ?? []),
-            productionLatencyNs: latencyNs.map { Int64($0) }, productionError: error)
-        session.tally.record(exchange, to: session.recorder)
+        session.record(TeeRecord(
+            requestHead: flight.request.rawHead, requestBody: flight.request.payload,
+            responseHead: responseHead, responseBody: body ?? ByteBuffer(),
+            wallClockNs: flight.request.wallClockNs, connection: connection, client: peer, server: upstreamLabel,
+            latencyNs: latencyNs, error: error))
     }
 
     // MARK: Client connection
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if error is HTTPParserError { session.countClientError(error) }
         context.close(promise: nil)
     }
 

@@ -1,7 +1,6 @@
 import Foundation
 import NIOCore
 import NIOExtras
-import NIOHTTP1
 import NIOPosix
 
 /// What a tee server does with the requests it receives.
@@ -61,10 +60,6 @@ public final class TeeServer: @unchecked Sendable {
         _ listen: SocketAddressText, group: MultiThreadedEventLoopGroup, mode: TeeMode, session: TeeSession,
         pools: [ObjectIdentifier: UpstreamPool]
     ) throws -> (Channel, ServerQuiescingHelper) {
-        var headerLimits = NIOHTTPDecoderLimitConfiguration()
-        headerLimits.maxHeaderListSize = session.limits.maxHeaderBytes
-        headerLimits.maxHeaderFieldSize = session.limits.maxHeaderBytes
-        let decoderLimits = headerLimits
         let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
@@ -79,12 +74,6 @@ public final class TeeServer: @unchecked Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    // Pipelining is handled by the tee's own handlers, which keep reading while a
-                    // request is in flight (NIO's assistance pauses reads: two epoll_ctl per request).
-                    // Headers going out were parsed on the way in, so they are not validated again.
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false,
-                        withEncoderConfiguration: .init(), withDecoderLimitConfiguration: decoderLimits)
                     switch mode {
                     case .proxy(let upstream):
                         let pool = pools[ObjectIdentifier(channel.eventLoop)]!

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import ShadowCore
 
 /// Counters a tee session keeps while it runs; safe from any thread.
@@ -56,14 +57,87 @@ public final class TeeTally: @unchecked Sendable {
 
 /// Where a tee hands the exchanges it records. Called on event loops: must never block.
 public protocol ExchangeRecorder: Sendable {
-    /// Takes `exchange` if it can at once; otherwise returns why it was not recorded
-    /// (`record_queue_full`, `store_failed`).
-    func record(_ exchange: CapturedExchange) -> DropReason?
+    /// Takes an exchange, charged `cost` bytes, if it can at once; `build` makes its record later, on
+    /// the recorder's own thread (nil: not recordable, already counted). Otherwise returns why it
+    /// was not taken (`record_queue_full`, `store_failed`).
+    func record(cost: Int, build: @escaping @Sendable () -> CapturedExchange?) -> DropReason?
 }
 
-extension TeeTally {
-    /// Hands `exchange` to `recorder` and counts the outcome.
-    func record(_ exchange: CapturedExchange, to recorder: any ExchangeRecorder) {
-        if let reason = recorder.record(exchange) { add(reason) } else { add("recorded") }
+/// What a tee keeps of one exchange: raw heads and bodies, parsed into a `CapturedExchange` only
+/// on the recorder's thread, after the response went out.
+struct TeeRecord: Sendable {
+    var requestHead: ByteBuffer
+    var requestBody: ByteBuffer
+    /// Replaces the request's target in the record (the mirror's original URI).
+    var target: String?
+    var responseHead: ByteBuffer?
+    var responseBody: ByteBuffer?
+    var wallClockNs: Int64
+    var connection: Int64
+    var client: String
+    var server: String
+    var latencyNs: UInt64?
+    var error: String?
+
+    /// `buffer`, copied when it is a small slice of a much larger receive buffer, so that what a
+    /// queued record pins stays within about twice the bytes it is charged.
+    static func compact(_ buffer: ByteBuffer) -> ByteBuffer {
+        guard buffer.storageCapacity > 2 * buffer.readableBytes + 4096 else { return buffer }
+        var copy = ByteBufferAllocator().buffer(capacity: buffer.readableBytes)
+        copy.writeImmutableBuffer(buffer)
+        return copy
+    }
+
+    /// Bytes the record holds, as charged in the recorder's queue.
+    var cost: Int {
+        256 + requestHead.readableBytes + requestBody.readableBytes + (responseHead?.readableBytes ?? 0)
+            + (responseBody?.readableBytes ?? 0)
+    }
+
+    /// The exchange as stored, with the policy's redactions (counted); nil (counted) when a head
+    /// does not parse, which the tee's framing has already ruled out.
+    func exchange(policy: RecordingPolicy, tally: TeeTally) -> CapturedExchange? {
+        guard let (head, fields) = HTTP1Head.fields(of: requestHead, isRequest: true) else {
+            tally.add(.unparsableRequest)
+            return nil
+        }
+        let (requestFields, redactedInRequest) = policy.redact(fields)
+        var response: RecordedResponse?
+        var redacted = redactedInRequest
+        if let responseHead {
+            guard let (responseStart, responseFields) = HTTP1Head.fields(of: responseHead, isRequest: false) else {
+                tally.add(.unparsableResponse)
+                return nil
+            }
+            let (headers, redactedInResponse) = policy.redact(responseFields)
+            redacted += redactedInResponse
+            response = RecordedResponse(
+                status: responseStart.status, headers: headers,
+                body: responseBody.map { Array($0.readableBytesView) } ?? [])
+        }
+        if redacted > 0 { tally.add("redacted_headers", Int64(redacted)) }
+        return CapturedExchange(
+            captureTimeNs: wallClockNs, connection: connection, client: client, server: server,
+            request: RecordedRequest(
+                method: head.method, target: target ?? head.target, version: head.version, headers: requestFields,
+                body: Array(requestBody.readableBytesView)),
+            response: response, productionLatencyNs: latencyNs.map { Int64($0) }, productionError: error)
+    }
+}
+
+extension TeeSession {
+    /// Hands `record` to the recorder and counts the outcome.
+    func record(_ record: TeeRecord) {
+        var compacted = record
+        compacted.requestHead = TeeRecord.compact(record.requestHead)
+        compacted.requestBody = TeeRecord.compact(record.requestBody)
+        compacted.responseHead = record.responseHead.map(TeeRecord.compact)
+        compacted.responseBody = record.responseBody.map(TeeRecord.compact)
+        let record = compacted, policy = policy, tally = tally
+        if let reason = recorder.record(cost: record.cost, build: { record.exchange(policy: policy, tally: tally) }) {
+            tally.add(reason)
+        } else {
+            tally.add("recorded")
+        }
     }
 }

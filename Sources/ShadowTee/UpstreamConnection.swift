@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 
 /// Why a request could not get a complete response from the upstream.
 enum UpstreamFailure: Error, Equatable {
@@ -22,13 +21,8 @@ enum UpstreamFailure: Error, Equatable {
         }
     }
 
-    /// What the client is told when no response has begun: 504 for timeouts, 502 otherwise.
-    var status: HTTPResponseStatus {
-        switch self {
-        case .connectTimeout, .timeout: .gatewayTimeout
-        default: .badGateway
-        }
-    }
+    /// Answered 504 when no response has begun (else 502).
+    var isTimeout: Bool { self == .connectTimeout || self == .timeout }
 
     var message: String {
         switch self {
@@ -41,10 +35,11 @@ enum UpstreamFailure: Error, Equatable {
     }
 }
 
-/// Receives one upstream response, part by part, on the connection's event loop.
+/// Receives one upstream response, in order, on the connection's event loop.
 protocol UpstreamResponseDelegate: AnyObject {
-    func upstreamHead(_ head: HTTPResponseHead)
-    func upstreamBody(_ part: ByteBuffer)
+    func upstreamHead(_ head: HTTP1Head, raw: ByteBuffer)
+    /// Body bytes as received: payload, or chunk framing (`isPayload` false).
+    func upstreamBody(_ bytes: ByteBuffer, isPayload: Bool)
     func upstreamEnd()
     /// The response could not be completed; `reused` says the connection had served earlier requests.
     func upstreamFailed(_ failure: UpstreamFailure, receivedAnything: Bool, reused: Bool)
@@ -52,19 +47,26 @@ protocol UpstreamResponseDelegate: AnyObject {
     func upstreamReadComplete()
 }
 
-/// One keep-alive connection to the upstream, carrying one request at a time.
-final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundOut = HTTPClientRequestPart
+/// One keep-alive connection to the upstream, carrying one request at a time: the request's bytes
+/// go out unchanged, the response is framed (not decoded) and handed on part by part. Interim 1xx
+/// responses are not passed on (the tee answers `Expect: 100-continue` itself).
+final class UpstreamConnection: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Upstream response heads may be larger than what clients are allowed.
+    static let maxResponseHeadBytes = 256 << 10
 
     private unowned let pool: UpstreamPool
     private var context: ChannelHandlerContext?
     private var delegate: UpstreamResponseDelegate?
+    private var framer = HTTP1Framer(isRequest: false, maxHeadBytes: UpstreamConnection.maxResponseHeadBytes)
+    private var interim = false
     private var receivedAnything = false
     private var closing = false
     /// Requests this connection has carried, the current one included.
     private(set) var uses = 0
-    /// Whether the last response allows another request on this connection.
+    /// Whether the connection may carry another request after the current one.
     private(set) var keepAlive = true
     /// Set by the pool once it no longer counts this connection as open.
     var forgottenByPool = false
@@ -79,30 +81,54 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
         self.context = context
     }
 
-    /// Writes the request; the response goes to `delegate`.
-    func send(_ head: HTTPRequestHead, body: ByteBuffer, to delegate: UpstreamResponseDelegate) {
+    /// Writes the request's bytes; the response goes to `delegate`.
+    func send(_ request: IncomingRequest, to delegate: UpstreamResponseDelegate) {
         guard let context else { return delegate.upstreamFailed(.closed, receivedAnything: false, reused: uses > 0) }
         uses += 1
         self.delegate = delegate
         receivedAnything = false
-        keepAlive = head.isKeepAlive
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if body.readableBytes > 0 { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        keepAlive = request.head.keepAlive
+        framer.answering = HTTP1RequestKind(method: request.head.method)
+        context.write(wrapOutboundOut(request.rawHead), promise: nil)
+        if request.rawBody.readableBytes > 0 { context.write(wrapOutboundOut(request.rawBody), promise: nil) }
+        context.flush()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         receivedAnything = true
-        guard let delegate else { return }
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            if !head.isKeepAlive { keepAlive = false }
-            delegate.upstreamHead(head)
-        case .body(let part):
-            delegate.upstreamBody(part)
-        case .end:
-            self.delegate = nil
-            delegate.upstreamEnd()
+        guard let delegate else {
+            // Bytes nobody asked for: this connection cannot be trusted with another request.
+            keepAlive = false
+            return close()
+        }
+        var input = unwrapInboundIn(data)
+        do {
+            while let event = try framer.next(&input) {
+                switch event {
+                case .head(let head, let raw):
+                    if head.status < 200 && head.status != 101 {
+                        interim = true
+                        continue
+                    }
+                    if !head.keepAlive { keepAlive = false }
+                    delegate.upstreamHead(head, raw: raw)
+                case .data(let bytes):
+                    if !interim { delegate.upstreamBody(bytes, isPayload: true) }
+                case .framing(let bytes):
+                    if !interim { delegate.upstreamBody(bytes, isPayload: false) }
+                case .end:
+                    if interim {
+                        interim = false
+                        continue
+                    }
+                    if input.readableBytes > 0 { keepAlive = false }
+                    self.delegate = nil
+                    return delegate.upstreamEnd()
+                }
+            }
+        } catch {
+            fail(.malformed(error.description))
+            close()
         }
     }
 
@@ -111,17 +137,18 @@ final class UpstreamConnection: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
-        if let parserError = error as? HTTPParserError, parserError != .invalidEOFState {
-            fail(.malformed("\(parserError)"))
-        } else {
-            fail(.closed)
-        }
+        fail(.closed)
         close()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         closing = true
-        fail(.closed)
+        if framer.finish() == .endOfBody, let delegate, !interim {
+            self.delegate = nil
+            delegate.upstreamEnd()
+        } else {
+            fail(.closed)
+        }
         pool.forget(self)
         self.context = nil
     }

@@ -1,5 +1,4 @@
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 
 /// The upstream connections of one event loop: idle ones are reused, at most `maxConnections`
@@ -74,7 +73,6 @@ final class UpstreamPool: @unchecked Sendable {
             .connectTimeout(configuration.connectTimeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamConnection(pool: pool))
                 }
             }

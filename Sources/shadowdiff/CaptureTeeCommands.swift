@@ -189,8 +189,8 @@ struct TeeOptions: ParsableArguments {
 struct StoreRecorder: ExchangeRecorder {
     let writer: ExchangeWriterThread
 
-    func record(_ exchange: CapturedExchange) -> DropReason? {
-        switch writer.offer(exchange) {
+    func record(cost: Int, build: @escaping @Sendable () -> CapturedExchange?) -> DropReason? {
+        switch writer.offer(cost: cost, building: build) {
         case .queued: nil
         case .queueFull: .recordQueueFull
         case .closed: .storeFailed

@@ -220,6 +220,35 @@ import Testing
         }
     }
 
+    @Test func chunkedMessagesPassByteForByteAndAreStoredDeChunked() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let db = dir + "/chunked.db"
+            let (upstream, proxy, port) = try Self.proxyToBadUpstream(db: db)
+            defer { _ = proxy.stop(SIGKILL); upstream.stop() }
+            let replies = try Harness.run("/usr/bin/python3", ["-c", """
+                import socket, sys
+                s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+                s.sendall(b"POST /chunked HTTP/1.1\\r\\nHost: x\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+                          b"3\\r\\nabc\\r\\n2;e=1\\r\\nde\\r\\n0\\r\\n\\r\\n")
+                data = b""
+                while not data.endswith(b"0\\r\\nX-T: 1\\r\\n\\r\\n"):
+                    chunk = s.recv(65536)
+                    if not chunk: break
+                    data += chunk
+                print(repr(data))
+                # A request whose end the proxy and the upstream could read differently is refused.
+                s.sendall(b"POST /ok HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 4\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n")
+                print(s.recv(65536).split(b"\\r\\n")[0].decode())
+                """, String(port)]).stdout
+            let lines = replies.split(separator: "\n")
+            #expect(lines.first == #"b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\n{"a"\r\n3\r\n:1}\r\n0\r\nX-T: 1\r\n\r\n'"#, "\(replies)")
+            #expect(lines.last == "HTTP/1.1 400 Bad Request")
+            #expect(proxy.stop(SIGTERM) == 0, "\(proxy.stderr)")
+            #expect(try SQL.sql(db, "SELECT target, CAST(b.request_body AS TEXT), prod_status, CAST(b.prod_body AS TEXT) FROM exchanges JOIN exchange_bodies b ON b.exchange_id = exchanges.id") == #"/chunked|abcde|200|{"a":1}"#)
+            #expect(try SQL.counter(db, "malformed_request") == 1)
+        }
+    }
+
     @Test func pipelinedRequestsAreForwardedOneByOneAndAnsweredInOrder() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = dir + "/pipelined.db"
