@@ -7,6 +7,8 @@ import ShadowCore
 /// - Producers hand over batches with `submit`, which waits while `queueBytes` (bodies and a
 ///   fixed 256 bytes per exchange) are queued (backpressure), or with `offer`, which never waits
 ///   and refuses instead (for the tee, where recording must never slow production).
+///   `offer(cost:building:)` defers building the record to the writer thread, so that parsing
+///   leaves the event loops; with `.eventLoops` producers the writer runs at nice 10.
 /// - Batches are committed every `batchSize` exchanges, and at least every `commitInterval` seconds
 ///   while traffic trickles in, so a killed capture loses at most that much.
 /// - `finish` stops accepting work, commits everything queued and returns the number of exchanges

@@ -188,6 +188,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
             if flight.request.head.keepAlive && flight.responseKeepAlive {
                 context.flush()
             } else {
+                // An empty write completes once everything written before it went out.
                 let channel = context.channel
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { _ in channel.close(promise: nil) }
             }
