@@ -6,9 +6,9 @@ import ShadowCore
 /// Contract:
 /// - Producers hand over batches with `submit`, which waits while `queueBytes` (bodies and a
 ///   fixed 256 bytes per exchange) are queued (backpressure), or with `offer`, which never waits
-///   and refuses instead (for the tee, where recording must never slow production).
-///   `offer(cost:building:)` defers building the record to the writer thread, so that parsing
-///   leaves the event loops; with `.eventLoops` producers the writer runs at nice 10.
+///   and refuses instead (for the tee, where recording must never slow production); an offered
+///   record is built on the writer thread, so that parsing leaves the event loops. With
+///   `.eventLoops` producers the writer runs at nice 10.
 /// - Batches are committed every `batchSize` exchanges, and at least every `commitInterval` seconds
 ///   while traffic trickles in, so a killed capture loses at most that much.
 /// - `finish` stops accepting work, commits everything queued and returns the number of exchanges
@@ -74,19 +74,11 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         return queue.push(.exchanges(exchanges), cost: exchanges.reduce(0) { $0 + Self.cost(of: $1) })
     }
 
-    /// Queues one exchange if there is room, never waiting; callable from any thread.
-    public func offer(_ exchange: CapturedExchange) -> OfferResult {
-        offer(.exchanges([exchange]), cost: Self.cost(of: exchange))
-    }
-
-    /// Queues an exchange charged `cost` bytes if there is room, never waiting; `build` makes it on
-    /// the writer thread (so that parsing leaves the producer's thread), and may return nil to skip it.
+    /// Queues an exchange charged `cost` bytes if there is room, never waiting; callable from any
+    /// thread. `build` makes it on the writer thread (so that parsing leaves the producer's thread),
+    /// and may return nil to skip it.
     public func offer(cost: Int, building build: @escaping @Sendable () -> CapturedExchange?) -> OfferResult {
-        offer(.deferred(build), cost: cost)
-    }
-
-    private func offer(_ work: Work, cost: Int) -> OfferResult {
-        if queue.offer(work, cost: cost) { return .queued }
+        if queue.offer(.deferred(build), cost: cost) { return .queued }
         return queue.isClosed ? .closed : .queueFull
     }
 

@@ -18,6 +18,12 @@ struct HTTP1Framer {
         case data(ByteBuffer)
         case framing(ByteBuffer)
         case end
+
+        /// Whether the event's bytes are body payload (and not chunk framing).
+        var isPayload: Bool {
+            if case .data = self { return true }
+            return false
+        }
     }
 
     /// How the stream ended, from `finish()`.

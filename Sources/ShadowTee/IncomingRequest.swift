@@ -17,61 +17,68 @@ struct IncomingRequest {
     var payload: ByteBuffer { chunkedPayload ?? rawBody }
 }
 
-/// Reads whole requests from a client connection's bytes, bounded by the session's limits.
-///
-/// A request whose body goes over `maxBodyBytes` (counted on the wire) is reported `.tooLarge` once;
-/// the rest of it is read and discarded, and `.rejectedEnd` reports its end, so that the owner can
-/// answer 413 and close after it, and the client reads the 413 instead of a reset.
+/// Reads whole requests from a client connection's bytes, bounded by the session's limits, and
+/// says what the tee answers itself: 100 Continue, 400 for a request that cannot be read
+/// (`malformed_request`, `oversized_header`), 413 for a body over `maxBodyBytes` counted on the wire
+/// (`oversized_body`; the rest of that request is read and discarded, so that the client reads the
+/// 413 instead of a reset). It never writes: the owner writes what it returns, outside its
+/// mutating calls (a failed write may close the channel and re-enter the owner).
 struct RequestReader {
     private var framer: HTTP1Framer
     private let maxBodyBytes: Int
+    private let tally: TeeTally
     /// The request being read, until its end.
     private var current: IncomingRequest?
     private var rejecting = false
 
-    init(limits: TeeLimits) {
-        framer = HTTP1Framer(isRequest: true, maxHeadBytes: limits.maxHeaderBytes)
-        maxBodyBytes = limits.maxBodyBytes
+    init(session: TeeSession) {
+        framer = HTTP1Framer(isRequest: true, maxHeadBytes: session.limits.maxHeaderBytes)
+        maxBodyBytes = session.limits.maxBodyBytes
+        tally = session.tally
     }
 
     /// Whether part of a request has been read.
     var isReading: Bool { current != nil || rejecting || !framer.isIdle }
 
     enum Outcome {
-        /// A head arrived (the owner may answer `Expect: 100-continue`).
-        case head(HTTP1Head)
+        /// Write these bytes; reading goes on.
+        case respond(ByteBuffer)
+        /// Close the connection, after writing these bytes when there are any.
+        case refuse(ByteBuffer?)
         case complete(IncomingRequest)
-        case tooLarge
-        /// The request reported `.tooLarge` has been read to its end.
-        case rejectedEnd
     }
 
-    /// The next thing `input` completes, consuming its bytes; nil when it needs more.
-    mutating func next(_ input: inout ByteBuffer) throws(HTTP1FramingError) -> Outcome? {
-        while let event = try framer.next(&input) {
-            switch event {
-            case .head(let head, let raw):
-                current = IncomingRequest(
-                    head: head, rawHead: raw, rawBody: ByteBuffer(),
-                    chunkedPayload: head.framing == .chunked ? ByteBuffer() : nil, wallClockNs: TeeClock.wallNs())
-                return .head(head)
-            case .data(let bytes):
-                guard current != nil else { continue }
-                if !append(bytes, isPayload: true) { return .tooLarge }
-            case .framing(let bytes):
-                guard current != nil else { continue }
-                if !append(bytes, isPayload: false) { return .tooLarge }
-            case .end:
-                if rejecting {
-                    rejecting = false
-                    return .rejectedEnd
+    /// The next thing `input` completes, consuming its bytes; nil when it needs more. The tee's own
+    /// answers are only returned when `canRespond` (no other response is being written); otherwise
+    /// a request that needs one is refused without an answer.
+    mutating func next(_ input: inout ByteBuffer, canRespond: Bool) -> Outcome? {
+        do {
+            while let event = try framer.next(&input) {
+                switch event {
+                case .head(let head, let raw):
+                    current = IncomingRequest(
+                        head: head, rawHead: raw, rawBody: ByteBuffer(),
+                        chunkedPayload: head.framing == .chunked ? ByteBuffer() : nil, wallClockNs: TeeClock.wallNs())
+                    if head.expectsContinue && canRespond { return .respond(TeeResponse.continue) }
+                case .data(let bytes), .framing(let bytes):
+                    guard current != nil, !append(bytes, isPayload: event.isPayload) else { continue }
+                    tally.add(.oversizedBody)
+                    return canRespond ? .respond(TeeResponse.payloadTooLarge(limit: maxBodyBytes)) : .refuse(nil)
+                case .end:
+                    if rejecting {
+                        rejecting = false
+                        return .refuse(nil)
+                    }
+                    guard let request = current else { continue }
+                    current = nil
+                    return .complete(request)
                 }
-                guard let request = current else { continue }
-                current = nil
-                return .complete(request)
             }
+            return nil
+        } catch {
+            tally.add(error == .headTooLarge ? .oversizedHeader : .malformedRequest)
+            return .refuse(canRespond ? TeeResponse.make(400, "Bad Request", body: "\(error)\n", close: true).bytes : nil)
         }
-        return nil
     }
 
     /// Appends body bytes; false (dropping the request) when they go over the limit.
@@ -148,21 +155,18 @@ struct TeeSession: Sendable {
         tally.add("client_connections")
         return (numbering.next(), channel.remoteAddress?.endpointText ?? "?")
     }
-
-    /// Answers a request that cannot be read (400, and the connection closes), when no response
-    /// is being written; counts it `oversized_header` or `malformed_request`.
-    func reject(_ error: HTTP1FramingError, context: ChannelHandlerContext, canRespond: Bool) {
-        tally.add(error == .headTooLarge ? .oversizedHeader : .malformedRequest)
-        guard canRespond else { return context.close(promise: nil) }
-        let channel = context.channel
-        context.writeAndFlush(NIOAny(TeeResponse.make(400, "Bad Request", body: "\(error)\n", close: true).bytes))
-            .whenComplete { _ in channel.close(promise: nil) }
-    }
 }
 
 /// A response the tee makes itself (100, 204, 400, 413, 502, 504), as bytes to write.
 enum TeeResponse {
     static let `continue` = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
+
+    /// Closes a client connection the tee refuses, once `answer` (if any) went out.
+    static func close(_ context: ChannelHandlerContext, after answer: ByteBuffer?) {
+        guard let answer else { return context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(answer)).whenComplete { _ in channel.close(promise: nil) }
+    }
 
     /// 413 for a body over `limit` bytes; the connection closes after the request's end.
     static func payloadTooLarge(limit: Int) -> ByteBuffer {

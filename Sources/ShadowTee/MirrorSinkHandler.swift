@@ -27,7 +27,7 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     init(session: TeeSession, originalURIHeader: String?) {
         self.session = session
         self.originalURIHeader = originalURIHeader
-        reader = RequestReader(limits: session.limits)
+        reader = RequestReader(session: session)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -38,24 +38,13 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refusing else { return }
         var input = unwrapInboundIn(data)
-        while true {
-            let outcome: RequestReader.Outcome?
-            do {
-                outcome = try reader.next(&input)
-            } catch {
-                refusing = true
-                return session.reject(error, context: context, canRespond: true)
-            }
+        while let outcome = reader.next(&input, canRespond: true) {
             switch outcome {
-            case nil:
-                return
-            case .head(let head):
-                if head.expectsContinue { context.writeAndFlush(wrapOutboundOut(TeeResponse.continue), promise: nil) }
-            case .tooLarge:
-                session.tally.add(.oversizedBody)
-                context.writeAndFlush(wrapOutboundOut(TeeResponse.payloadTooLarge(limit: session.limits.maxBodyBytes)), promise: nil)
-            case .rejectedEnd:
-                return context.close(promise: nil)
+            case .respond(let bytes):
+                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            case .refuse(let answer):
+                refusing = true
+                return TeeResponse.close(context, after: answer)
             case .complete(let request):
                 session.tally.add("requests")
                 let close = !request.head.keepAlive || quiescing

@@ -58,7 +58,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         self.pool = pool
         self.upstreamLabel = upstream.address.description
         self.responseTimeout = upstream.responseTimeout
-        reader = RequestReader(limits: session.limits)
+        reader = RequestReader(session: session)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -76,28 +76,13 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !refusing else { return }
         var input = unwrapInboundIn(data)
-        while true {
-            let outcome: RequestReader.Outcome?
-            do {
-                outcome = try reader.next(&input)
-            } catch {
-                refusing = true
-                return session.reject(error, context: context, canRespond: isIdle)
-            }
+        while let outcome = reader.next(&input, canRespond: isIdle) {
             switch outcome {
-            case nil:
-                return
-            case .head(let head):
-                if head.expectsContinue && isIdle { context.writeAndFlush(wrapOutboundOut(TeeResponse.continue), promise: nil) }
-            case .tooLarge:
-                session.tally.add(.oversizedBody)
-                guard isIdle else {
-                    refusing = true
-                    return context.close(promise: nil)
-                }
-                context.writeAndFlush(wrapOutboundOut(TeeResponse.payloadTooLarge(limit: session.limits.maxBodyBytes)), promise: nil)
-            case .rejectedEnd:
-                return context.close(promise: nil)
+            case .respond(let bytes):
+                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+            case .refuse(let answer):
+                refusing = true
+                return TeeResponse.close(context, after: answer)
             case .complete(let request):
                 session.tally.add("requests")
                 if inFlight == nil {

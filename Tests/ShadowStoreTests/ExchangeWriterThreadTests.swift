@@ -94,3 +94,10 @@ private final class BlockingBox<Value>: @unchecked Sendable {
     var value: Value
     init(_ value: Value) { self.value = value }
 }
+
+extension ExchangeWriterThread {
+    /// Offers an exchange already built, charged as `submit` charges it.
+    fileprivate func offer(_ exchange: CapturedExchange) -> OfferResult {
+        offer(cost: Self.cost(of: exchange)) { exchange }
+    }
+}
