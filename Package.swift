@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", exact: "0.2.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", exact: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio-extras", exact: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -33,16 +35,30 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
-        // Sends recorded requests to baseline and candidate, records what they answered.
+        // HTTP/1.x framing without decoding: strict message heads, bodies delimited per RFC 9112.
+        .target(name: "ShadowHTTP1", dependencies: [
+            "ShadowCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // Sends recorded requests to baseline and candidate on a schedule, records what they answered.
         .target(name: "ShadowReplay", dependencies: [
-            "ShadowCore", "ShadowStore",
+            "ShadowCore", "ShadowStore", "ShadowHTTP1",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "Histogram", package: "hdrhistogram-swift"),
+        ]),
+        // Live Prometheus metrics (swift-metrics with the swift-prometheus backend) and their HTTP endpoint.
+        .target(name: "ShadowMetrics", dependencies: [
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         // Tee sockets: the inline recording proxy and the mirror sink (SwiftNIO; HTTP framed, not decoded).
         .target(name: "ShadowTee", dependencies: [
-            "ShadowCore",
+            "ShadowCore", "ShadowHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -57,7 +73,8 @@ let package = Package(
         // Terminal summary and JSON report.
         .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff"]),
         .executableTarget(name: "shadowdiff", dependencies: [
-            "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowDiff", "ShadowReport",
+            "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
+            "ShadowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
@@ -83,6 +100,17 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
+        .testTarget(name: "ShadowHTTP1Tests", dependencies: [
+            "ShadowHTTP1",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ShadowMetricsTests", dependencies: [
+            "ShadowMetrics",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(name: "ShadowTeeTests", dependencies: [
             "ShadowTee",
             .product(name: "NIOCore", package: "swift-nio"),

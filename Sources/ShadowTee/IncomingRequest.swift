@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ShadowCore
+import ShadowHTTP1
 
 /// A request as read from a client: its raw bytes (forwarded unchanged) and its parsed head.
 struct IncomingRequest {

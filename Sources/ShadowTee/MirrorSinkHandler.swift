@@ -1,5 +1,6 @@
 import NIOCore
 import ShadowCore
+import ShadowHTTP1
 
 /// The mirror sink's per-connection handler: reads each request whole, answers 204 at once and
 /// records it (no production response: a mirror never sees one).

@@ -1,5 +1,6 @@
 import NIOCore
 import ShadowCore
+import ShadowHTTP1
 
 /// The recording proxy's per-connection handler: forwards each request's bytes unchanged to the
 /// upstream through its event loop's `UpstreamPool`, streams the response's bytes back as they

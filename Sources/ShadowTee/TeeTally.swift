@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import ShadowCore
+import ShadowHTTP1
 
 /// Counters a tee session keeps while it runs; safe from any thread.
 ///

@@ -1,4 +1,5 @@
 import NIOCore
+import ShadowHTTP1
 
 /// Why a request could not get a complete response from the upstream.
 enum UpstreamFailure: Error, Equatable {

@@ -3,12 +3,12 @@ import NIOCore
 import ShadowCore
 
 /// Why bytes cannot be framed as an HTTP/1.x message.
-enum HTTP1FramingError: Error, Equatable, CustomStringConvertible {
+public enum HTTP1FramingError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The head (or a chunk line, or the trailers) is longer than the limit.
     case headTooLarge
     case malformed(String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .headTooLarge: "head too large"
         case .malformed(let detail): detail
@@ -17,7 +17,7 @@ enum HTTP1FramingError: Error, Equatable, CustomStringConvertible {
 }
 
 /// How a message's body is delimited (RFC 9112 §6).
-enum HTTP1BodyFraming: Equatable {
+public enum HTTP1BodyFraming: Equatable, Sendable {
     case none
     case length(Int)
     case chunked
@@ -26,10 +26,10 @@ enum HTTP1BodyFraming: Equatable {
 }
 
 /// What a response's framing depends on in its request (RFC 9112 §6.3).
-enum HTTP1RequestKind: Equatable {
+public enum HTTP1RequestKind: Equatable, Sendable {
     case head, connect, other
 
-    init(method: String) {
+    public init(method: String) {
         switch method {
         case "HEAD": self = .head
         case "CONNECT": self = .connect
@@ -45,40 +45,40 @@ enum HTTP1RequestKind: Equatable {
 /// ends (request smuggling): both Transfer-Encoding and Content-Length, differing Content-Lengths, a
 /// request Transfer-Encoding not ending in `chunked`, obsolete line folding, whitespace before a
 /// field's colon, and control bytes are all malformed.
-struct HTTP1Head {
+public struct HTTP1Head: Sendable {
     /// Request: method. Response: empty.
-    var method = ""
+    public var method = ""
     /// Request: target. Response: empty.
-    var target = ""
+    public var target = ""
     /// Response: status code. Request: 0.
-    var status = 0
+    public var status = 0
     /// `1` for HTTP/1.1, `0` for HTTP/1.0.
-    var minorVersion = 1
-    var framing = HTTP1BodyFraming.none
+    public var minorVersion = 1
+    public var framing = HTTP1BodyFraming.none
     /// Whether the connection may carry another message after this one.
-    var keepAlive = true
-    var expectsContinue = false
+    public var keepAlive = true
+    public var expectsContinue = false
 
-    var version: String { "HTTP/1.\(minorVersion)" }
+    public var version: String { "HTTP/1.\(minorVersion)" }
 
-    static let maxMethodBytes = 32
+    public static let maxMethodBytes = 32
 
     /// Parses a request head (start line to blank line inclusive).
-    static func request(_ head: ByteBuffer) throws(HTTP1FramingError) -> HTTP1Head {
+    public static func request(_ head: ByteBuffer) throws(HTTP1FramingError) -> HTTP1Head {
         try head.withUnsafeReadableBytes { bytes throws(HTTP1FramingError) in
             try parse(bytes, role: .request(kind: .other), field: nil)
         }
     }
 
     /// Parses a response head answering a request of `kind`.
-    static func response(_ head: ByteBuffer, answering kind: HTTP1RequestKind) throws(HTTP1FramingError) -> HTTP1Head {
+    public static func response(_ head: ByteBuffer, answering kind: HTTP1RequestKind) throws(HTTP1FramingError) -> HTTP1Head {
         try head.withUnsafeReadableBytes { bytes throws(HTTP1FramingError) in
             try parse(bytes, role: .response(answering: kind), field: nil)
         }
     }
 
     /// The head's fields as recorded (wire order and case), or nil when it does not parse.
-    static func fields(of head: ByteBuffer, isRequest: Bool) -> (HTTP1Head, [HeaderField])? {
+    public static func fields(of head: ByteBuffer, isRequest: Bool) -> (HTTP1Head, [HeaderField])? {
         var fields: [HeaderField] = []
         let parsed: HTTP1Head? = head.withUnsafeReadableBytes { bytes in
             try? parse(bytes, role: isRequest ? .request(kind: .other) : .response(answering: .other)) { name, value in
@@ -91,7 +91,7 @@ struct HTTP1Head {
     }
 
     /// The first value of field `name` (case-insensitive), or nil.
-    static func value(of name: String, in head: ByteBuffer) -> String? {
+    public static func value(of name: String, in head: ByteBuffer) -> String? {
         let wanted = Array(name.lowercased().utf8)
         var found: String?
         _ = head.withUnsafeReadableBytes { bytes in

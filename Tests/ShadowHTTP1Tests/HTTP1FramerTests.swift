@@ -2,7 +2,7 @@ import NIOCore
 import ShadowCore
 import Testing
 
-@testable import ShadowTee
+@testable import ShadowHTTP1
 
 /// What a framer reported for one stream: the bytes of every event in order, the payloads, heads and ends.
 private struct Framed {

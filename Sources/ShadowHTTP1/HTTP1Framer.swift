@@ -12,22 +12,22 @@ import NIOCore
 /// - Bounded: a head (and a trailer section) over `maxHeadBytes`, and a chunk-size line over 4 KiB,
 ///   throw `headTooLarge`; bytes are only buffered while a head or line is incomplete.
 /// - A response's framing depends on its request: set `answering` before its head arrives.
-struct HTTP1Framer {
-    enum Event {
+public struct HTTP1Framer {
+    public enum Event {
         case head(HTTP1Head, ByteBuffer)
         case data(ByteBuffer)
         case framing(ByteBuffer)
         case end
 
         /// Whether the event's bytes are body payload (and not chunk framing).
-        var isPayload: Bool {
+        public var isPayload: Bool {
             if case .data = self { return true }
             return false
         }
     }
 
     /// How the stream ended, from `finish()`.
-    enum Ending: Equatable {
+    public enum Ending: Equatable {
         /// Between messages.
         case clean
         /// A body delimited by the close is complete: its `.end`.
@@ -46,11 +46,11 @@ struct HTTP1Framer {
         case untilClose
     }
 
-    let isRequest: Bool
-    let maxHeadBytes: Int
-    static let maxChunkLineBytes = 4 << 10
+    public let isRequest: Bool
+    public let maxHeadBytes: Int
+    public static let maxChunkLineBytes = 4 << 10
     /// (Responses) what the response being framed answers.
-    var answering = HTTP1RequestKind.other
+    public var answering = HTTP1RequestKind.other
 
     private var state = State.head
     private var endPending = false
@@ -58,15 +58,15 @@ struct HTTP1Framer {
     private var partial: ByteBuffer?
     private var scannedTo = 0
 
-    init(isRequest: Bool, maxHeadBytes: Int) {
+    public init(isRequest: Bool, maxHeadBytes: Int) {
         self.isRequest = isRequest
         self.maxHeadBytes = maxHeadBytes
     }
 
     /// True between messages (nothing of the next one has arrived).
-    var isIdle: Bool { state == .head && !endPending && partial == nil }
+    public var isIdle: Bool { state == .head && !endPending && partial == nil }
 
-    mutating func next(_ input: inout ByteBuffer) throws(HTTP1FramingError) -> Event? {
+    public mutating func next(_ input: inout ByteBuffer) throws(HTTP1FramingError) -> Event? {
         if endPending {
             endPending = false
             state = .head
@@ -125,7 +125,7 @@ struct HTTP1Framer {
     }
 
     /// The stream ended (the peer closed).
-    mutating func finish() -> Ending {
+    public mutating func finish() -> Ending {
         defer {
             state = .head
             partial = nil
