@@ -25,6 +25,8 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
+        // Linux calls Swift cannot make directly (variadic prctl).
+        .systemLibrary(name: "CShadowSys"),
         // Value types shared by every stage: exchanges, results, drop reasons.
         .target(name: "ShadowCore"),
         // Packet decoding, TCP reassembly, HTTP/1.1 parsing, pcap file source.
@@ -42,7 +44,7 @@ let package = Package(
         ]),
         // Sends recorded requests to baseline and candidate on a schedule, records what they answered.
         .target(name: "ShadowReplay", dependencies: [
-            "ShadowCore", "ShadowStore", "ShadowHTTP1",
+            "ShadowCore", "ShadowStore", "ShadowHTTP1", "CShadowSys",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -13,6 +13,13 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
     case io(path: String, detail: String)
     case captureDevice(interface: String, detail: String)
     case interrupted(source: String)
+    case targetDown(url: String, failures: Int, detail: String)
+
+    /// The process exit code for this error: 3 when a target went down during a run, else 2.
+    public var exitCode: Int32 {
+        if case .targetDown = self { return 3 }
+        return 2
+    }
 
     public var description: String {
         switch self {
@@ -30,6 +37,8 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .invalidArgument(flag, detail): "\(flag): \(detail)"
         case let .io(path, detail): "\(path): \(detail)"
         case let .captureDevice(interface, detail): "--interface \(interface): cannot capture: \(detail)"
+        case let .targetDown(url, failures, detail):
+            "\(url): target down: \(failures) requests in a row failed (last: \(detail)); the run stopped and can be continued with --resume"
         case let .interrupted(source): "\(source): interrupted by a signal; the exchanges read so far are stored and the capture is marked failed"
         }
     }

@@ -1,53 +1,85 @@
 import ShadowCore
 
-/// Everything that determines a replay run; stored as JSON with the run so it can be repeated.
+/// How the replayer decides when each request is sent.
+public enum TimingMode: Sendable, Codable, Equatable {
+    /// Closed loop: this many requests in flight, each sent as soon as the previous one on its
+    /// connections is answered by every side.
+    case concurrency(Int)
+    /// Open loop: a fixed number of requests per second, whatever the targets answer.
+    case rate(Double)
+    /// Open loop: the capture's own inter-arrival times divided by this factor.
+    case speed(Double)
+
+    public var isOpenLoop: Bool {
+        if case .concurrency = self { return false }
+        return true
+    }
+}
+
+/// Everything that determines a replay run; stored as JSON with the run so that it can be repeated
+/// and resumed.
 public struct ReplayConfiguration: Sendable, Codable {
     public var run: String
     public var baseline: ReplayTarget
     public var candidate: ReplayTarget
     public var secondary: ReplayTarget?
-    /// Requests in flight at once; each side gets a keep-alive pool of this many connections.
-    public var concurrency: Int
+    public var timing: TimingMode
+    /// Lanes: requests in flight at most. Each lane owns one keep-alive connection per side, so
+    /// every side gets a pool of this size.
+    public var connections: Int
+    /// Stop sending after this many seconds.
+    public var durationSeconds: Double?
+    /// Send at most this many requests (over every pass).
+    public var limit: Int?
+    /// Start again from the first exchange when the capture is exhausted (needs --duration or --limit).
+    public var loop: Bool
+    /// The first this many requests are sent and stored but marked as warm-up, out of statistics.
+    public var warmup: Int
+    /// Caps the send rate of any mode (token bucket).
+    public var maxRate: Double?
     /// Per-request limit from the write to the last response byte.
     public var timeoutMs: Int
     public var connectTimeoutMs: Int
     /// Larger response bodies are recorded as `body_too_large`.
     public var maxBodyBytes: Int
+    /// A side that fails this many requests in a row ends the run (the target is down).
+    public var maxFailures: Int
     /// Replay one capture only; nil replays every stored exchange.
     public var captureID: Int64?
-    /// Replay at most this many exchanges.
-    public var limit: Int?
-    /// Seeds the per-request choice of which side is sent to first.
+    /// Seeds the per-request order in which the sides are sent to.
     public var seed: UInt64
+    public var selection: RequestSelection
+    public var rewrite: RequestRewrite
 
     public init(
         run: String, baseline: ReplayTarget, candidate: ReplayTarget, secondary: ReplayTarget? = nil,
-        concurrency: Int = 8, timeoutMs: Int = 2000, connectTimeoutMs: Int = 1000, maxBodyBytes: Int = 8 << 20,
-        captureID: Int64? = nil, limit: Int? = nil, seed: UInt64 = 1
+        timing: TimingMode = .concurrency(8), connections: Int? = nil, durationSeconds: Double? = nil,
+        limit: Int? = nil, loop: Bool = false, warmup: Int = 0, maxRate: Double? = nil, timeoutMs: Int = 2000,
+        connectTimeoutMs: Int = 1000, maxBodyBytes: Int = 8 << 20, maxFailures: Int = 100, captureID: Int64? = nil,
+        seed: UInt64 = 1, selection: RequestSelection = RequestSelection(), rewrite: RequestRewrite = RequestRewrite()
     ) {
         self.run = run
         self.baseline = baseline
         self.candidate = candidate
         self.secondary = secondary
-        self.concurrency = concurrency
+        self.timing = timing
+        if case .concurrency(let n) = timing { self.connections = n } else { self.connections = connections ?? 64 }
+        self.durationSeconds = durationSeconds
+        self.limit = limit
+        self.loop = loop
+        self.warmup = warmup
+        self.maxRate = maxRate
         self.timeoutMs = timeoutMs
         self.connectTimeoutMs = connectTimeoutMs
         self.maxBodyBytes = maxBodyBytes
+        self.maxFailures = maxFailures
         self.captureID = captureID
-        self.limit = limit
         self.seed = seed
+        self.selection = selection
+        self.rewrite = rewrite
     }
 
     public var targets: [ReplayTarget] {
         [baseline, candidate] + (secondary.map { [$0] } ?? [])
     }
-}
-
-/// Counts so far, for a progress line.
-public struct ReplayProgress: Sendable {
-    public var done: Int64
-    public var total: Int64
-    public var elapsedNs: UInt64
-    /// Failed requests per side.
-    public var errors: [Side: Int64]
 }

@@ -1,26 +1,46 @@
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import ShadowCore
 import ShadowStore
 
-/// Sends every stored exchange to each target of a `ReplayConfiguration` and records what each
-/// side answered in the run's results.
+/// Raised (by a signal handler) to end a run early: nothing more is sent, what is in flight is
+/// answered and stored, and the run can be continued with `--resume`.
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var raised = false
+
+    public init() {}
+    public func raise() { lock.withLock { raised = true } }
+    public var isRaised: Bool { lock.withLock { raised } }
+}
+
+/// How a run ended.
+public struct ReplayOutcome: Sendable {
+    public var run: RunInfo
+    public var progress: ReplayProgress
+    /// Set when the run stopped early: a stop request, or a target that went down.
+    public var stoppedEarly: Bool
+}
+
+/// Replays stored exchanges to every target of a `ReplayConfiguration` and stores what each side
+/// answered.
 ///
-/// `concurrency` workers each own one keep-alive connection per side. A worker sends one
-/// exchange to all sides at once, in a seeded random order, and waits for every side before
-/// taking the next, so the sides see identical load. Failures (refused, reset, timeout, invalid
-/// response) are recorded per request and the run goes on.
+/// Threads: a feed thread reads and encodes requests; a dispatcher thread keeps the schedule
+/// (sleeping, then spinning the last stretch) and hands each request to an idle lane; lanes run on
+/// the event loops, each with one keep-alive connection per side, and write a request to every
+/// side back to back in a seeded random order; a recorder thread stores results in batches. Every
+/// queue between them is bounded, so memory stays bounded however slow a target is: requests that
+/// find no free lane are sent late, and counted.
 public struct Replayer: Sendable {
     public let database: ShadowDatabase
     public let configuration: ReplayConfiguration
     let group: EventLoopGroup
 
-    public init(database: ShadowDatabase, configuration: ReplayConfiguration) {
+    public init(database: ShadowDatabase, configuration: ReplayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.database = database
         self.configuration = configuration
-        group = MultiThreadedEventLoopGroup.singleton
+        self.group = group
     }
 
     /// Connects once to every target; throws `ShadowError.targetUnreachable` naming the first
@@ -28,178 +48,167 @@ public struct Replayer: Sendable {
     public func checkTargets() async throws {
         for target in configuration.targets {
             do {
-                let connection = try await HTTPClientConnection.connect(
-                    to: target, group: group, timeout: .milliseconds(Int64(configuration.connectTimeoutMs)))
-                await connection.close()
+                let channel = try await ClientBootstrap(group: group)
+                    .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMs)))
+                    .connect(to: try address(of: target)).get()
+                try? await channel.close()
+            } catch let error as ShadowError {
+                throw error
             } catch {
-                throw ShadowError.targetUnreachable(url: target.url, detail: error.kind.rawValue.replacingOccurrences(of: "_", with: " "))
+                throw ShadowError.targetUnreachable(
+                    url: target.url, detail: SideConnection.kind(of: error).rawValue.replacingOccurrences(of: "_", with: " "))
             }
         }
     }
 
-    /// Replays into a new run and returns its counters. `onProgress` is called about once a
-    /// second while the run goes on, and once at the end.
-    public func run(onProgress: @escaping @Sendable (ReplayProgress) -> Void = { _ in }) async throws -> RunInfo {
+    /// Replays into a new run, or continues the run `resuming` (skipping what it already holds).
+    /// `onProgress` is called about once a second, and once at the end.
+    public func run(
+        resuming: RunInfo? = nil, stop: StopFlag = StopFlag(), observer: (any ReplayObserver)? = nil,
+        onProgress: @escaping @Sendable (ReplayProgress) -> Void = { _ in }
+    ) async throws -> ReplayOutcome {
         let config = configuration
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let configJSON = String(decoding: try encoder.encode(config), as: UTF8.self)
-        let run = try database.createRun(name: config.run, captureID: config.captureID, config: configJSON)
-        var total = try database.exchangeCount(captureID: config.captureID)
-        if let limit = config.limit { total = min(total, Int64(limit)) }
-        let feed = ExchangeFeed(database: database, captureID: config.captureID, limit: total)
-        let sink = ResultSink(writer: ResultWriter(database: database, runID: run.id), total: total)
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<max(1, config.concurrency) {
-                    group.addTask { try await self.work(worker: worker, feed: feed, sink: sink) }
+        let run: RunInfo
+        if let resuming {
+            try database.reopenRun(id: resuming.id)
+            run = resuming
+        } else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let json = String(decoding: try encoder.encode(config), as: UTF8.self)
+            run = try database.createRun(name: config.run, captureID: config.captureID, config: json)
+        }
+        let total = try plannedTotal()
+        let addresses = try config.targets.map(address(of:))
+        let lanes = max(1, config.connections)
+        let recorder = ResultRecorder(
+            database: database, runID: run.id, targets: config.targets, maxFailures: config.maxFailures,
+            backlog: max(4096, lanes * 4), lanes: lanes, observer: observer)
+        let feed = RequestFeed(database: database, configuration: config, resumeRunID: resuming?.id)
+        let board = LaneBoard(capacity: lanes)
+        let settings = LaneSettings(
+            targets: config.targets, addresses: addresses, timeout: .milliseconds(Int64(config.timeoutMs)),
+            connectTimeout: .milliseconds(Int64(config.connectTimeoutMs)), maxBodyBytes: config.maxBodyBytes)
+        board.add((0..<lanes).map { _ in
+            Lane(loop: group.next(), settings: settings, board: board, recorder: recorder)
+        })
+        recorder.start()
+        feed.start()
+        let started = MonotonicClock.now()
+        let dispatcher = Dispatcher(configuration: config, feed: feed, board: board, recorder: recorder, stop: stop, started: started)
+        let progress: @Sendable () -> ReplayProgress = {
+            recorder.progress(total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds)
+        }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if !Task.isCancelled { onProgress(progress()) }
                 }
-                group.addTask {
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .seconds(1))
-                        onProgress(await sink.progress())
-                    }
-                }
-                for _ in 0..<max(1, config.concurrency) { try await group.next() }
-                group.cancelAll()
             }
-            let counters = try await sink.finish()
-            try database.finishRun(id: run.id, counters: counters, status: "complete")
-            onProgress(await sink.progress())
+            await dispatcher.run()
+            group.cancelAll()
+        }
+        for lane in board.lanes { lane.loop.execute { lane.close() } }
+        let counters: Counters
+        do {
+            var all = try recorder.finish()
+            all.merge(feed.skipped)
+            if resuming != nil { all.merge(run.counters) }
+            counters = all
         } catch {
-            let counters = (try? await sink.finish()) ?? Counters()
-            try? database.finishRun(id: run.id, counters: counters, status: "failed")
+            try? database.finishRun(id: run.id, counters: run.counters, status: "failed")
             throw error
         }
-        return try database.run(named: run.name)
+        let final = progress()
+        onProgress(final)
+        if let failure = feed.failure {
+            try database.finishRun(id: run.id, counters: counters, status: "failed")
+            throw failure
+        }
+        if let reason = recorder.abortReason {
+            try database.finishRun(id: run.id, counters: counters, status: "failed")
+            throw reason
+        }
+        try database.finishRun(id: run.id, counters: counters, status: stop.isRaised ? "interrupted" : "complete")
+        return ReplayOutcome(run: try database.run(named: run.name), progress: final, stoppedEarly: stop.isRaised)
     }
 
-    private func work(worker: Int, feed: ExchangeFeed, sink: ResultSink) async throws {
-        let config = configuration
-        var connections: [Side: HTTPClientConnection] = [:]
-        defer {
-            for connection in connections.values { connection.channel.close(promise: nil) }
-        }
-        while let stored = try await feed.next() {
-            var rng = SplitMix64(seed: config.seed ^ UInt64(bitPattern: stored.id))
-            let order = config.targets.shuffled(using: &rng)
-            var results: [SideResult] = []
-            await withTaskGroup(of: (SideResult, HTTPClientConnection?).self) { group in
-                for target in order {
-                    let connection = connections.removeValue(forKey: target.side)
-                    group.addTask { await self.send(stored, to: target, over: connection) }
-                }
-                for await (result, connection) in group {
-                    results.append(result)
-                    if let connection { connections[result.side] = connection }
-                }
-            }
-            try await sink.record(results)
-        }
+    /// Requests the run will send when that is known: the limit, or one pass over the selection.
+    private func plannedTotal() throws -> Int64? {
+        let count = try database.exchangeCount(captureID: configuration.captureID)
+        if let limit = configuration.limit { return configuration.loop ? Int64(limit) : min(Int64(limit), count) }
+        return configuration.loop ? nil : count
     }
 
-    /// Sends one exchange to one target, reconnecting when needed. Returns the result and the
-    /// connection to keep, if it is still usable.
-    private func send(_ stored: StoredExchange, to target: ReplayTarget, over existing: HTTPClientConnection?) async
-        -> (SideResult, HTTPClientConnection?)
-    {
-        let config = configuration
-        let head = RequestBuilder.head(for: stored.exchange.request, to: target)
-        let body = ByteBuffer(bytes: stored.exchange.request.body)
-        var connection = existing
-        for attempt in 0..<2 {
-            let reused = connection != nil
-            do {
-                let live: HTTPClientConnection
-                if let connection { live = connection } else {
-                    live = try await HTTPClientConnection.connect(
-                        to: target, group: group, timeout: .milliseconds(Int64(config.connectTimeoutMs)))
-                }
-                connection = live
-                let timed = try await live.send(
-                    head, body: body, maxBodyBytes: config.maxBodyBytes, timeout: .milliseconds(Int64(config.timeoutMs)))
-                let result = SideResult(
-                    exchangeID: stored.id, side: target.side, response: timed.response,
-                    firstByteNs: Int64(timed.firstByteNs &- timed.sentNs), latencyNs: Int64(timed.lastByteNs &- timed.sentNs))
-                return (result, live.channel.isActive ? live : nil)
-            } catch {
-                connection?.channel.close(promise: nil)
-                connection = nil
-                // A kept-alive connection the server closed while idle: try once more on a new one.
-                if reused && attempt == 0 && error.kind == .connectionReset { continue }
-                return (SideResult(
-                    exchangeID: stored.id, side: target.side, response: nil, firstByteNs: nil, latencyNs: nil,
-                    error: error.kind, errorMessage: error.message), nil)
-            }
+    private func address(of target: ReplayTarget) throws -> SocketAddress {
+        do {
+            return try SocketAddress.makeAddressResolvingHost(target.host, port: target.port)
+        } catch {
+            throw ShadowError.targetUnreachable(url: target.url, detail: "cannot resolve \(target.host)")
         }
-        preconditionFailure("unreachable: the loop returns on its second attempt")
     }
 }
 
-/// Hands stored exchanges to workers, reading the database a page at a time.
-actor ExchangeFeed {
-    private let database: ShadowDatabase
-    private let captureID: Int64?
-    private var remaining: Int64
-    private var page: [StoredExchange] = []
-    private var index = 0
-    private var lastID: Int64 = 0
+/// Keeps the schedule: takes requests from the feed in order, waits until each is due (sleep, then
+/// spin), and hands it to the board. Runs on its own thread; `run()` returns when everything sent
+/// has been answered.
+final class Dispatcher: @unchecked Sendable {
+    private let configuration: ReplayConfiguration
+    private let feed: RequestFeed
+    private let board: LaneBoard
+    private let recorder: ResultRecorder
+    private let stop: StopFlag
+    private let started: UInt64
 
-    init(database: ShadowDatabase, captureID: Int64?, limit: Int64) {
-        self.database = database
-        self.captureID = captureID
-        remaining = limit
+    init(configuration: ReplayConfiguration, feed: RequestFeed, board: LaneBoard, recorder: ResultRecorder, stop: StopFlag, started: UInt64) {
+        self.configuration = configuration
+        self.feed = feed
+        self.board = board
+        self.recorder = recorder
+        self.stop = stop
+        self.started = started
     }
 
-    func next() throws -> StoredExchange? {
-        guard remaining > 0 else { return nil }
-        if index == page.count {
-            page = try database.exchanges(captureID: captureID, afterID: lastID, limit: 512)
-            index = 0
-            guard let last = page.last else { return nil }
-            lastID = last.id
-        }
-        defer { index += 1 }
-        remaining -= 1
-        return page[index]
-    }
-}
-
-/// Collects results from all workers into one batched writer and keeps the run's counters.
-actor ResultSink {
-    private let writer: ResultWriter
-    private let total: Int64
-    private let started = NIODeadline.now()
-    private var done: Int64 = 0
-    private var counters = Counters()
-    private var errors: [Side: Int64] = [:]
-
-    init(writer: ResultWriter, total: Int64) {
-        self.writer = writer
-        self.total = total
-    }
-
-    func record(_ results: [SideResult]) throws {
-        for result in results {
-            try writer.append(result)
-            counters.add("sent_\(result.side.rawValue)")
-            if let error = result.error {
-                counters.add("error_\(result.side.rawValue)_\(error.rawValue)")
-                errors[result.side, default: 0] += 1
+    func run() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                dispatch()
+                continuation.resume()
             }
+            thread.name = "shadowdiff-dispatch"
+            thread.start()
         }
-        done += 1
-        counters.add("exchanges")
     }
 
-    func progress() -> ReplayProgress {
-        ReplayProgress(
-            done: done, total: total, elapsedNs: NIODeadline.now().uptimeNanoseconds - started.uptimeNanoseconds,
-            errors: errors)
-    }
-
-    func finish() throws -> Counters {
-        try writer.flush()
-        return counters
+    private func dispatch() {
+        Pacer.prepareThread()
+        let pacer = Pacer()
+        var schedule = ReplaySchedule(mode: configuration.timing, maxRate: configuration.maxRate)
+        let durationNs = configuration.durationSeconds.map { UInt64($0 * 1e9) }
+        var pass = 0
+        var sent = 0
+        while let next = feed.queue.pop() {
+            if stop.isRaised || recorder.abortReason != nil { break }
+            var item = next
+            let now = MonotonicClock.now()
+            if let durationNs, now - started >= durationNs { break }
+            if item.pass != pass {
+                pass = item.pass
+                schedule.startPass()
+            }
+            if let due = schedule.due(captureTimeNs: item.captureTimeNs, nowNs: Int64(now - started)) {
+                if let durationNs, UInt64(due) >= durationNs { break }
+                item.scheduledNs = due
+                item.dueNs = started + UInt64(due)
+                pacer.wait(until: started + UInt64(due))
+            }
+            item.warmup = sent < configuration.warmup
+            if recorder.waitForRoom() && item.dueNs != nil { item.waited = true }
+            board.dispatch(item)
+            sent += 1
+        }
+        feed.stop()
+        board.drain()
     }
 }

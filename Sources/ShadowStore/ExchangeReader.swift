@@ -53,3 +53,45 @@ extension ShadowDatabase {
         data.map { [UInt8]($0) } ?? []
     }
 }
+
+/// A stored request as the replayer needs it: decoded by column position, headers kept as the
+/// store's text (`Name: value` lines joined by CRLF), so that a page is cheap to read.
+public struct StoredRequest: Sendable {
+    public var id: Int64
+    public var captureTimeNs: Int64
+    public var method: String
+    public var target: String
+    public var headers: String
+    public var body: [UInt8]
+
+    /// The path without the query string.
+    public var path: Substring {
+        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+}
+
+extension ShadowDatabase {
+    /// Up to `limit` stored requests with id greater than `afterID`, in id order.
+    public func requests(captureID: Int64?, afterID: Int64, limit: Int) throws -> [StoredRequest] {
+        try pool.read { db in
+            let sql = """
+                SELECT e.id, e.capture_time_ns, e.method, e.target, b.request_headers, b.request_body
+                FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
+                WHERE e.id > ? \(captureID == nil ? "" : "AND e.capture_id = ?")
+                ORDER BY e.id LIMIT ?
+                """
+            var arguments: StatementArguments = [afterID]
+            if let captureID { arguments += [captureID] }
+            arguments += [limit]
+            var page: [StoredRequest] = []
+            page.reserveCapacity(limit)
+            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            while let row = try rows.next() {
+                let body: [UInt8] = try row.withUnsafeData(atIndex: 5) { data in data.map { [UInt8]($0) } ?? [] }
+                page.append(StoredRequest(
+                    id: row[0], captureTimeNs: row[1], method: row[2], target: row[3], headers: row[4], body: body))
+            }
+            return page
+        }
+    }
+}

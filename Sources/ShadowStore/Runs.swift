@@ -63,51 +63,105 @@ extension ShadowDatabase {
     }
 }
 
-/// Buffers replay results and writes them in one transaction per batch.
-///
-/// Not thread-safe: one writer belongs to one consuming task. Call `flush()` at the end.
-public final class ResultWriter {
-    private let database: ShadowDatabase
-    private let runID: Int64
-    private let batchSize: Int
-    private var pending: [SideResult] = []
-    public private(set) var committed: Int64 = 0
+/// One side's answer to one replayed request, as the `results` and `result_bodies` rows store it.
+public struct ResultRow: Sendable {
+    public var exchangeID: Int64
+    public var pass: Int
+    public var side: Side
+    public var status: Int?
+    public var firstByteNs: Int64?
+    public var latencyNs: Int64?
+    public var serviceNs: Int64?
+    public var sendLagNs: Int64?
+    public var scheduledNs: Int64?
+    /// The response's header section as received: `Name: value` lines joined by CRLF.
+    public var headers: String?
+    public var body: [UInt8]?
+    public var error: ReplayErrorKind?
+    public var errorMessage: String?
+    public var warmup: Bool
 
-    public init(database: ShadowDatabase, runID: Int64, batchSize: Int = 500) {
-        self.database = database
-        self.runID = runID
-        self.batchSize = max(1, batchSize)
+    public init(
+        exchangeID: Int64, pass: Int, side: Side, status: Int? = nil, firstByteNs: Int64? = nil, latencyNs: Int64? = nil,
+        serviceNs: Int64? = nil, sendLagNs: Int64? = nil, scheduledNs: Int64? = nil, headers: String? = nil,
+        body: [UInt8]? = nil, error: ReplayErrorKind? = nil, errorMessage: String? = nil, warmup: Bool = false
+    ) {
+        self.exchangeID = exchangeID
+        self.pass = pass
+        self.side = side
+        self.status = status
+        self.firstByteNs = firstByteNs
+        self.latencyNs = latencyNs
+        self.serviceNs = serviceNs
+        self.sendLagNs = sendLagNs
+        self.scheduledNs = scheduledNs
+        self.headers = headers
+        self.body = body
+        self.error = error
+        self.errorMessage = errorMessage
+        self.warmup = warmup
     }
+}
 
-    public func append(_ result: SideResult) throws {
-        pending.append(result)
-        if pending.count >= batchSize { try flush() }
-    }
-
-    public func flush() throws {
-        guard !pending.isEmpty else { return }
-        let batch = pending
-        let runID = runID
-        try database.pool.write { db in
+extension ShadowDatabase {
+    /// Writes `rows` in one transaction: all of them, or none.
+    public func insertResults(runID: Int64, _ rows: [ResultRow]) throws {
+        var binder = SQLiteBinder()
+        try pool.write { db in
             let meta = try db.cachedStatement(sql: """
-                INSERT INTO results (run_id, exchange_id, side, status, first_byte_ns, latency_ns, response_bytes, error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """)
+                INSERT INTO results (run_id, pass, exchange_id, side, status, first_byte_ns, latency_ns, service_ns,
+                                     send_lag_ns, scheduled_ns, response_bytes, error, warmup)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).sqliteStatement
             let bodies = try db.cachedStatement(sql: """
-                INSERT INTO result_bodies (run_id, exchange_id, side, headers, body, error_message) VALUES (?, ?, ?, ?, ?, ?)
-                """)
-            for r in batch {
-                try meta.execute(arguments: [
-                    runID, r.exchangeID, r.side.rawValue, r.response?.status, r.firstByteNs, r.latencyNs,
-                    r.response?.body.count, r.error?.rawValue,
-                ])
-                try bodies.execute(arguments: [
-                    runID, r.exchangeID, r.side.rawValue, r.response?.headers.wireText,
-                    r.response.map { Data($0.body) }, r.errorMessage,
-                ])
+                INSERT INTO result_bodies (run_id, pass, exchange_id, side, headers, body, error_message)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """).sqliteStatement
+            for r in rows {
+                binder.begin(meta)
+                binder.bind(runID)
+                binder.bind(Int64(r.pass))
+                binder.bind(r.exchangeID)
+                binder.bind(r.side.rawValue)
+                binder.bind(r.status.map(Int64.init))
+                binder.bind(r.firstByteNs)
+                binder.bind(r.latencyNs)
+                binder.bind(r.serviceNs)
+                binder.bind(r.sendLagNs)
+                binder.bind(r.scheduledNs)
+                binder.bind(r.body.map { Int64($0.count) })
+                binder.bind(r.error?.rawValue)
+                binder.bind(Int64(r.warmup ? 1 : 0))
+                try binder.step(db)
+
+                binder.begin(bodies)
+                binder.bind(runID)
+                binder.bind(Int64(r.pass))
+                binder.bind(r.exchangeID)
+                binder.bind(r.side.rawValue)
+                binder.bind(r.headers)
+                if let body = r.body { binder.bindBlob(body) } else { binder.bind(nil as Int64?) }
+                binder.bind(r.errorMessage)
+                try binder.step(db)
             }
         }
-        committed += Int64(batch.count)
-        pending.removeAll(keepingCapacity: true)
+    }
+
+    /// Up to `limit` (pass, exchange id) keys of a run already replayed, after (`pass`, `exchangeID`),
+    /// in order. `replay --resume` skips these.
+    public func replayedKeys(runID: Int64, after pass: Int, _ exchangeID: Int64, limit: Int) throws -> [(pass: Int, exchangeID: Int64)] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT DISTINCT pass, exchange_id FROM results
+                WHERE run_id = ? AND (pass, exchange_id) > (?, ?) ORDER BY pass, exchange_id LIMIT ?
+                """, arguments: [runID, pass, exchangeID, limit]).map { (pass: $0[0], exchangeID: $0[1]) }
+        }
+    }
+
+    /// Marks a run as running again (`replay --resume`).
+    public func reopenRun(id: Int64) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE runs SET finished_at = NULL, status = 'running' WHERE id = ?", arguments: [id])
+        }
     }
 }

@@ -6,7 +6,7 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 2
+    static let version = 3
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -19,8 +19,66 @@ enum Schema {
             try db.execute(sql: "ALTER TABLE exchanges ADD COLUMN prod_error TEXT")
             try db.execute(sql: "PRAGMA user_version = 2")
         }
+        // v3: replay results per pass (--loop), with the schedule: service time, send lag, warm-up.
+        migrator.registerMigration("v3") { db in
+            try db.execute(sql: v3)
+            try db.execute(sql: "PRAGMA user_version = 3")
+        }
         return migrator
     }
+
+    private static let v3 = """
+        DROP VIEW result_pairs;
+        CREATE TABLE results_v3 (
+            run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            pass           INTEGER NOT NULL,      -- 0, then 1, 2, ... with --loop
+            exchange_id    INTEGER NOT NULL REFERENCES exchanges(id) ON DELETE CASCADE,
+            side           TEXT NOT NULL,         -- 'baseline', 'candidate', 'secondary'
+            status         INTEGER,               -- NULL when no response head arrived
+            first_byte_ns  INTEGER,               -- intended send time to the first response byte
+            latency_ns     INTEGER,               -- intended send time to the last byte (no coordinated omission)
+            service_ns     INTEGER,               -- actual write to the last byte
+            send_lag_ns    INTEGER,               -- actual write minus intended send time
+            scheduled_ns   INTEGER,               -- intended send time, ns since the run (or resumption) started
+            response_bytes INTEGER,
+            error          TEXT,                  -- NULL, or the error kind
+            warmup         INTEGER NOT NULL DEFAULT 0,  -- 1: sent during --warmup, out of statistics
+            PRIMARY KEY (run_id, pass, exchange_id, side)
+        ) WITHOUT ROWID;
+        INSERT INTO results_v3 (run_id, pass, exchange_id, side, status, first_byte_ns, latency_ns, service_ns,
+                                send_lag_ns, response_bytes, error)
+            SELECT run_id, 0, exchange_id, side, status, first_byte_ns, latency_ns, latency_ns, 0, response_bytes, error
+            FROM results;
+        CREATE TABLE result_bodies_v3 (
+            run_id        INTEGER NOT NULL,
+            pass          INTEGER NOT NULL,
+            exchange_id   INTEGER NOT NULL,
+            side          TEXT NOT NULL,
+            headers       TEXT,
+            body          BLOB,
+            error_message TEXT,
+            PRIMARY KEY (run_id, pass, exchange_id, side),
+            FOREIGN KEY (run_id, pass, exchange_id, side)
+                REFERENCES results_v3(run_id, pass, exchange_id, side) ON DELETE CASCADE
+        ) WITHOUT ROWID;
+        INSERT INTO result_bodies_v3 SELECT run_id, 0, exchange_id, side, headers, body, error_message FROM result_bodies;
+        DROP TABLE result_bodies;
+        DROP TABLE results;
+        ALTER TABLE results_v3 RENAME TO results;
+        ALTER TABLE result_bodies_v3 RENAME TO result_bodies;
+        CREATE VIEW result_pairs AS
+            SELECT r.name AS run, b.pass, b.exchange_id,
+                   e.method, e.target,
+                   b.status AS baseline_status, c.status AS candidate_status,
+                   b.latency_ns AS baseline_latency_ns, c.latency_ns AS candidate_latency_ns,
+                   b.error AS baseline_error, c.error AS candidate_error
+            FROM results b
+            JOIN results c ON c.run_id = b.run_id AND c.pass = b.pass AND c.exchange_id = b.exchange_id
+                          AND c.side = 'candidate'
+            JOIN runs r ON r.id = b.run_id
+            JOIN exchanges e ON e.id = b.exchange_id
+            WHERE b.side = 'baseline' AND b.warmup = 0;
+        """
 
     private static let v1 = """
         CREATE TABLE captures (

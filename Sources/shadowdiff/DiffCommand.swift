@@ -68,14 +68,14 @@ struct DiffCommand: ParsableCommand {
         options.maxP99Regression = maxP99Regression
         options.minP99RegressionMs = minP99RegressionMs
         var accumulator = DiffAccumulator(options: options)
-        var after: Int64 = 0
+        var cursor = ResultCursor()
         while true {
-            let page = try database.results(runID: info.id, afterID: after, limit: 512)
+            let page = try database.results(runID: info.id, after: cursor, limit: 512)
             guard let last = page.last else { break }
             for set in page {
                 accumulator.add(exchangeID: set.exchange.id, request: set.exchange.exchange.request, results: set.results)
             }
-            after = last.exchange.id
+            cursor = ResultCursor(pass: last.pass, exchangeID: last.exchange.id)
         }
         let summary = accumulator.finish()
         let config = try? JSONDecoder().decode(ReplayConfiguration.self, from: Data(info.config.utf8))

@@ -4,18 +4,29 @@ import ShadowCore
 import ShadowReplay
 import ShadowStore
 
-/// `shadowdiff replay --db DB --baseline URL --candidate URL`
+/// `shadowdiff replay --db DB --baseline URL --candidate URL [timing] [selection] [rewrites]`
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Send every captured request to a baseline and a candidate build and record what each answered.",
         discussion: """
-            Each request goes to every target at once, in a seeded random order, over separate \
-            keep-alive connection pools of --concurrency connections per target. Status, headers, \
-            body and latency (monotonic clock, ns, from the write to the last byte) are stored per \
-            side. Refused connections, resets and timeouts are recorded per request and the run \
-            goes on; a target that cannot be reached at all before the run starts is an error \
-            (exit 2). The run's whole configuration is stored with it.
+            Timing: --concurrency N (closed loop, the default with N = 8) keeps N requests in flight; \
+            --rate R (open loop) sends R requests per second; --speed X (open loop) keeps the capture's \
+            own pace, X times faster. In open loops latency is measured from each request's intended \
+            send time, so a slow target cannot hide its queueing (no coordinated omission); the time \
+            from the actual write (service time) is stored too. The schedule is kept by sleeping, then \
+            spinning the last stretch.
+
+            Each request goes to every target at the same instant, in a seeded random order, over \
+            separate keep-alive pools of the same size (one connection per side in each of \
+            --concurrency or --connections lanes). A request that finds no free lane at its due time is \
+            sent late and counted: memory stays bounded however slow a target is.
+
+            Refused connections, resets, timeouts, invalid responses and oversized bodies are stored \
+            per request with their kind and the run goes on; a target that fails --max-failures \
+            requests in a row ends the run (exit 3). Ctrl-C stops sending, waits for what is in \
+            flight, and marks the run interrupted; --resume --run NAME continues it without sending \
+            again what is stored. The run's whole configuration is stored with it.
             """
     )
 
@@ -23,77 +34,231 @@ struct ReplayCommand: AsyncParsableCommand {
     var db: String
 
     @Option(help: ArgumentHelp("URL of the baseline build, e.g. http://127.0.0.1:8080.", valueName: "url"))
-    var baseline: String
+    var baseline: String?
 
     @Option(help: ArgumentHelp("URL of the candidate build.", valueName: "url"))
-    var candidate: String
+    var candidate: String?
 
     @Option(help: ArgumentHelp("URL of a second baseline instance, to measure noise.", valueName: "url"))
     var secondary: String?
 
-    @Option(help: "Requests in flight at once (connections per target).")
-    var concurrency: Int = 8
-
     @Option(name: .customLong("run"), help: ArgumentHelp("Name of the run (unique in the database); default: run-<time>.", valueName: "name"))
     var runName: String?
+
+    @Flag(help: "Continue the interrupted run named by --run with its stored configuration, skipping what it holds.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Closed loop: requests in flight (connections per target).", valueName: "n"))
+    var concurrency: Int?
+
+    @Option(help: ArgumentHelp("Open loop: requests per second, each sent to every target.", valueName: "r"))
+    var rate: Double?
+
+    @Option(help: ArgumentHelp("Open loop: the capture's own inter-arrival times, this many times faster.", valueName: "x"))
+    var speed: Double?
+
+    @Option(help: ArgumentHelp("Open loops: connections per target (requests in flight at most).", valueName: "n"))
+    var connections: Int = 64
+
+    @Option(help: ArgumentHelp("Stop sending after this many seconds.", valueName: "seconds"))
+    var duration: Double?
+
+    @Option(help: "Send at most this many requests.")
+    var limit: Int?
+
+    @Flag(help: "Start over from the first exchange when the capture is exhausted (needs --duration or --limit).")
+    var loop = false
+
+    @Option(help: ArgumentHelp("Send this many requests first and keep them out of statistics.", valueName: "n"))
+    var warmup: Int = 0
+
+    @Option(help: ArgumentHelp("Cap on requests per second, in every mode (token bucket).", valueName: "r"))
+    var maxRate: Double?
 
     @Option(help: "Replay only this capture id (default: every capture).")
     var capture: Int64?
 
-    @Option(help: "Replay at most this many exchanges.")
-    var limit: Int?
-
     @Option(help: "Per-request timeout in milliseconds, from the write to the last response byte.")
     var timeoutMs: Int = 2000
 
-    @Option(help: "Largest response body kept, in bytes.")
+    @Option(help: "Connect timeout in milliseconds.")
+    var connectTimeoutMs: Int = 1000
+
+    @Option(help: "Largest response body kept, in bytes; larger ones are stored as body_too_large.")
     var maxBodyBytes: Int = 8 << 20
+
+    @Option(help: ArgumentHelp("End the run when one target fails this many requests in a row.", valueName: "n"))
+    var maxFailures: Int = 100
 
     @Option(help: "Seed for the per-request send order.")
     var seed: UInt64 = 1
 
+    @Option(help: ArgumentHelp("Host header sent to every target (default: the target's own host:port).", valueName: "host"))
+    var host: String?
+
+    @Flag(help: "Send the recorded Host header unchanged.")
+    var keepHost = false
+
+    @Option(name: .customLong("set-header"), help: ArgumentHelp("Set (or add) a header: 'Name: value'. Repeatable.", valueName: "header"))
+    var setHeaders: [String] = []
+
+    @Option(name: .customLong("delete-header"), help: ArgumentHelp("Remove a header by name. Repeatable.", valueName: "name"))
+    var deleteHeaders: [String] = []
+
+    @Option(name: .customLong("rewrite-path"), help: ArgumentHelp("Replace a path prefix: FROM=TO. Repeatable; the first match applies.", valueName: "from=to"))
+    var rewritePaths: [String] = []
+
+    @Option(name: .customLong("method"), help: ArgumentHelp("Replay only this method. Repeatable.", valueName: "method"))
+    var methods: [String] = []
+
+    @Option(name: .customLong("path-prefix"), help: ArgumentHelp("Replay only paths starting with this. Repeatable.", valueName: "prefix"))
+    var pathPrefixes: [String] = []
+
+    @Option(help: ArgumentHelp("Replay this percentage of exchanges (stable: chosen by exchange id).", valueName: "percent"))
+    var sample: Double = 100
+
     func validate() throws {
-        guard concurrency >= 1 && concurrency <= 4096 else {
+        let modes = [concurrency != nil, rate != nil, speed != nil].filter { $0 }.count
+        guard modes <= 1 else { throw ShadowError.invalidArgument(flag: "--concurrency/--rate/--speed", detail: "choose one timing mode") }
+        if let concurrency, !(1...4096).contains(concurrency) {
             throw ShadowError.invalidArgument(flag: "--concurrency", detail: "must be between 1 and 4096, got \(concurrency)")
         }
+        if let rate, !(rate > 0 && rate <= 10_000_000) { throw ShadowError.invalidArgument(flag: "--rate", detail: "must be positive, got \(rate)") }
+        if let speed, !(speed > 0) { throw ShadowError.invalidArgument(flag: "--speed", detail: "must be positive, got \(speed)") }
+        if let maxRate, !(maxRate > 0) { throw ShadowError.invalidArgument(flag: "--max-rate", detail: "must be positive, got \(maxRate)") }
+        guard (1...4096).contains(connections) else {
+            throw ShadowError.invalidArgument(flag: "--connections", detail: "must be between 1 and 4096, got \(connections)")
+        }
         guard timeoutMs > 0 else { throw ShadowError.invalidArgument(flag: "--timeout-ms", detail: "must be positive") }
+        guard connectTimeoutMs > 0 else { throw ShadowError.invalidArgument(flag: "--connect-timeout-ms", detail: "must be positive") }
+        guard maxFailures > 0 else { throw ShadowError.invalidArgument(flag: "--max-failures", detail: "must be positive") }
+        guard warmup >= 0 else { throw ShadowError.invalidArgument(flag: "--warmup", detail: "must not be negative") }
         if let limit, limit < 1 { throw ShadowError.invalidArgument(flag: "--limit", detail: "must be positive") }
+        if let duration, !(duration > 0) { throw ShadowError.invalidArgument(flag: "--duration", detail: "must be positive") }
+        if loop && limit == nil && duration == nil {
+            throw ShadowError.invalidArgument(flag: "--loop", detail: "needs --duration or --limit, or it never ends")
+        }
+        guard sample > 0 && sample <= 100 else { throw ShadowError.invalidArgument(flag: "--sample", detail: "must be in (0, 100], got \(sample)") }
+        if resume && runName == nil { throw ShadowError.invalidArgument(flag: "--resume", detail: "name the run to continue with --run") }
+        if !resume && (baseline == nil || candidate == nil) {
+            throw ShadowError.invalidArgument(flag: baseline == nil ? "--baseline" : "--candidate", detail: "required (unless --resume)")
+        }
     }
 
     func run() async throws {
-        let name = runName ?? "run-" + ISO8601DateFormatter().string(from: Date())
-        let configuration = ReplayConfiguration(
-            run: name,
-            baseline: try ReplayTarget(side: .baseline, url: baseline, flag: "--baseline"),
-            candidate: try ReplayTarget(side: .candidate, url: candidate, flag: "--candidate"),
-            secondary: try secondary.map { try ReplayTarget(side: .secondary, url: $0, flag: "--secondary") },
-            concurrency: concurrency, timeoutMs: timeoutMs, maxBodyBytes: maxBodyBytes, captureID: capture,
-            limit: limit, seed: seed)
         let database = try ShadowDatabase(path: db, mode: .mustExist)
-        guard try database.exchangeCount(captureID: capture) > 0 else { throw ShadowError.noCaptures(path: db) }
+        var resuming: RunInfo?
+        let configuration: ReplayConfiguration
+        if resume, let runName {
+            let stored = try database.run(named: runName)
+            guard stored.status != "complete" else {
+                throw ShadowError.invalidArgument(flag: "--resume", detail: "run '\(runName)' in \(db) is complete; nothing to resume")
+            }
+            do {
+                configuration = try JSONDecoder().decode(ReplayConfiguration.self, from: Data(stored.config.utf8))
+            } catch {
+                throw ShadowError.invalidArgument(flag: "--resume", detail: "run '\(runName)' has no usable stored configuration: \(error)")
+            }
+            resuming = stored
+        } else {
+            configuration = try makeConfiguration()
+        }
+        guard try database.exchangeCount(captureID: configuration.captureID) > 0 else { throw ShadowError.noCaptures(path: db) }
         let replayer = Replayer(database: database, configuration: configuration)
         try await replayer.checkTargets()
-        let result = try await replayer.run { progress in
-            Terminal.progress(ProgressText.render(progress))
+        let stop = StopFlag()
+        let signals = StopOnSignals(signals: [SIGINT, SIGTERM]) { stop.raise() }
+        defer { signals.cancel() }
+        let outcome: ReplayOutcome
+        do {
+            outcome = try await replayer.run(resuming: resuming, stop: stop) { progress in
+                Terminal.progress(ReplayText.progress(progress))
+            }
+        } catch {
+            Terminal.endProgress()
+            throw error
         }
         Terminal.endProgress()
-        let c = result.counters
-        print("replayed \(c["exchanges"]) exchanges as run '\(result.name)' in \(db)")
-        for side in configuration.targets.map(\.side) {
-            let errors = c.values.filter { $0.key.hasPrefix("error_\(side.rawValue)_") }
-                .map { "\($0.key.dropFirst("error_\(side.rawValue)_".count)) \($0.value)" }.sorted()
-            print("  \(side.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) sent \(c["sent_\(side.rawValue)"])  errors: \(errors.isEmpty ? "none" : errors.joined(separator: ", "))")
+        print(ReplayText.summary(outcome, configuration: configuration, database: db), terminator: "")
+    }
+
+    private func makeConfiguration() throws -> ReplayConfiguration {
+        let timing: TimingMode = rate.map { .rate($0) } ?? speed.map { .speed($0) } ?? .concurrency(concurrency ?? 8)
+        var rewrite = RequestRewrite(host: host, keepHost: keepHost, deleteHeaders: deleteHeaders)
+        for header in setHeaders {
+            guard let colon = header.firstIndex(of: ":"), colon != header.startIndex else {
+                throw ShadowError.invalidArgument(flag: "--set-header", detail: "'\(header)' is not 'Name: value'")
+            }
+            let name = String(header[..<colon]).trimmingCharacters(in: .whitespaces)
+            let value = String(header[header.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }), !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else {
+                throw ShadowError.invalidArgument(flag: "--set-header", detail: "'\(header)' is not a valid header")
+            }
+            if name.lowercased() == "host" { rewrite.host = value } else { rewrite.setHeaders.append(HeaderField(name, value)) }
         }
+        for rule in rewritePaths {
+            let parts = rule.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0].hasPrefix("/"), parts[1].hasPrefix("/") || parts[1].isEmpty else {
+                throw ShadowError.invalidArgument(flag: "--rewrite-path", detail: "'\(rule)' is not FROM=TO with paths starting with /")
+            }
+            rewrite.pathRewrites.append(.init(from: String(parts[0]), to: String(parts[1])))
+        }
+        return ReplayConfiguration(
+            run: runName ?? "run-" + ISO8601DateFormatter().string(from: Date()),
+            baseline: try ReplayTarget(side: .baseline, url: baseline ?? "", flag: "--baseline"),
+            candidate: try ReplayTarget(side: .candidate, url: candidate ?? "", flag: "--candidate"),
+            secondary: try secondary.map { try ReplayTarget(side: .secondary, url: $0, flag: "--secondary") },
+            timing: timing, connections: connections, durationSeconds: duration, limit: limit, loop: loop, warmup: warmup,
+            maxRate: maxRate, timeoutMs: timeoutMs, connectTimeoutMs: connectTimeoutMs, maxBodyBytes: maxBodyBytes,
+            maxFailures: maxFailures, captureID: capture, seed: seed,
+            selection: RequestSelection(methods: Set(methods.map { $0.uppercased() }), pathPrefixes: pathPrefixes, samplePercent: sample),
+            rewrite: rewrite)
     }
 }
 
-enum ProgressText {
-    static func render(_ p: ReplayProgress) -> String {
+/// The replay's progress line and final summary.
+enum ReplayText {
+    static func progress(_ p: ReplayProgress) -> String {
         let seconds = Double(p.elapsedNs) / 1e9
         let rate = seconds > 0 ? Double(p.done) / seconds : 0
-        let eta = rate > 0 ? Double(p.total - p.done) / rate : 0
-        let errors = p.errors.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
-        return String(format: "replay %lld/%lld  %.0f req/s  errors: %@  ETA %.0fs", p.done, p.total, rate,
-                      errors.isEmpty ? "none" : errors.joined(separator: ", "), eta)
+        var eta = "?"
+        if let total = p.total, rate > 0 {
+            eta = String(format: "%.0fs", Double(max(0, total - p.done)) / rate)
+        } else if let duration = p.durationSeconds {
+            eta = String(format: "%.0fs", max(0, duration - seconds))
+        }
+        let sides = p.sides.map { side in
+            "\(side.side.rawValue) err \(side.errors.values.reduce(0, +)) p99 \(ms(side.latency.p99))"
+        }.joined(separator: "  ")
+        let total = p.total.map { "/\($0)" } ?? ""
+        return String(format: "replay %lld%@  %.0f req/s  ", p.done, total, rate) + sides + "  late \(p.late)  ETA \(eta)"
+    }
+
+    static func summary(_ outcome: ReplayOutcome, configuration: ReplayConfiguration, database: String) -> String {
+        let p = outcome.progress
+        let seconds = Double(p.elapsedNs) / 1e9
+        var text = String(
+            format: "replayed %lld requests as run '%@' in %@ (%.1f s, %.0f req/s per side)%@\n",
+            p.done, outcome.run.name, database, seconds, seconds > 0 ? Double(p.done) / seconds : 0,
+            outcome.stoppedEarly ? "; interrupted, continue with --resume --run \(outcome.run.name)" : "")
+        for side in p.sides {
+            let errors = side.errors.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue) \($0.value)" }
+            text += "  \(side.side.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)) sent \(side.sent)  "
+            text += "errors: \(errors.isEmpty ? "none" : errors.joined(separator: ", "))\n"
+            text += "             latency p50 \(ms(side.latency.p50))  p99 \(ms(side.latency.p99))  p99.9 \(ms(side.latency.p999))  max \(ms(side.latency.max))"
+            text += "   service p50 \(ms(side.service.p50))  p99 \(ms(side.service.p99))\n"
+        }
+        if configuration.timing.isOpenLoop || configuration.maxRate != nil {
+            text += "  schedule   send lag p50 \(ms(p.lag.p50))  p99 \(ms(p.lag.p99))  max \(ms(p.lag.max)); late (no free lane): \(p.late)\n"
+        }
+        let skipped = outcome.run.counters.values.filter { $0.key.hasPrefix("skipped_") || $0.key == "resumed_skipped" }
+            .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        if !skipped.isEmpty { text += "  skipped    \(skipped.joined(separator: ", "))\n" }
+        return text
+    }
+
+    static func ms(_ ns: UInt64?) -> String {
+        guard let ns else { return "-" }
+        return String(format: "%.3f ms", Double(ns) / 1e6)
     }
 }

@@ -12,7 +12,8 @@ struct Shadowdiff: AsyncParsableCommand {
             'replay' sends them to both builds and records the answers, 'diff' reports mismatched \
             decisions and latency regressions and exits 1 when a gate is crossed.
 
-            Exit codes: 0 success, 1 a diff gate was crossed, 2 bad usage or bad input.
+            Exit codes: 0 success, 1 a diff gate was crossed, 2 bad usage or bad input, 3 a replay target went \
+            down during the run.
             """,
         subcommands: [CaptureCommand.self, CapturesCommand.self, ReplayCommand.self, DiffCommand.self]
     )
@@ -31,7 +32,7 @@ enum Main {
             }
         } catch let error as ShadowError {
             Terminal.error("shadowdiff: \(error)")
-            exit(2)
+            exit(error.exitCode)
         } catch let code as ExitCode {
             exit(code.rawValue)
         } catch {

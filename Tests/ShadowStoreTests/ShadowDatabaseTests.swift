@@ -66,15 +66,19 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
             try writer.flush()
             let run = try db.createRun(name: "r1", captureID: nil, config: "{}")
             #expect(throws: ShadowError.self) { try db.createRun(name: "r1", captureID: nil, config: "{}") }
-            let results = ResultWriter(database: db, runID: run.id)
             let ok = RecordedResponse(status: 204, headers: [HeaderField("X", "y")], body: [])
-            try results.append(SideResult(exchangeID: 1, side: .baseline, response: ok, firstByteNs: 10, latencyNs: 20))
-            try results.append(SideResult(exchangeID: 1, side: .candidate, response: nil, firstByteNs: nil, latencyNs: nil,
-                                          error: .timeout, errorMessage: "no response in 2000 ms"))
-            try results.append(SideResult(exchangeID: 3, side: .baseline, response: ok, firstByteNs: 1, latencyNs: 2))
-            try results.flush()
-            let sets = try db.results(runID: run.id, afterID: 0, limit: 10)
-            #expect(sets.map(\.exchange.id) == [1, 3])
+            try db.insertResults(runID: run.id, [
+                ResultRow(exchangeID: 2, pass: 0, side: .baseline, status: 204, latencyNs: 5, headers: "X: y", body: [], warmup: true),
+                ResultRow(exchangeID: 1, pass: 0, side: .baseline, status: 204, firstByteNs: 10, latencyNs: 20, headers: "X: y", body: []),
+                ResultRow(exchangeID: 1, pass: 0, side: .candidate, error: .timeout, errorMessage: "no response in 2000 ms"),
+                ResultRow(exchangeID: 3, pass: 0, side: .baseline, status: 204, firstByteNs: 1, latencyNs: 2, headers: "X: y", body: []),
+                ResultRow(exchangeID: 1, pass: 1, side: .baseline, status: 204, firstByteNs: 1, latencyNs: 2, headers: "X: y", body: []),
+            ])
+            let sets = try db.results(runID: run.id, after: ResultCursor(), limit: 10)
+            #expect(sets.map(\.exchange.id) == [1, 3, 1])
+            #expect(sets.map(\.pass) == [0, 0, 1])
+            #expect(try db.results(runID: run.id, after: ResultCursor(pass: 0, exchangeID: 3), limit: 10).map(\.pass) == [1])
+            #expect(try db.replayedKeys(runID: run.id, after: 0, 1, limit: 10).map(\.exchangeID) == [2, 3, 1])
             #expect(sets[0].results[.baseline]?.response == ok)
             #expect(sets[0].results[.candidate]?.error == .timeout)
             #expect(sets[0].results[.candidate]?.errorMessage == "no response in 2000 ms")
@@ -158,13 +162,10 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
             try writer.append(sampleExchange(1))
             try writer.flush()
             let run = try db.createRun(name: "r", captureID: capture, config: "{}")
-            let results = ResultWriter(database: db, runID: run.id)
-            for side in [Side.baseline, .candidate] {
-                try results.append(SideResult(
-                    exchangeID: 1, side: side, response: RecordedResponse(status: 200, headers: [], body: []),
-                    firstByteNs: 1, latencyNs: side == .baseline ? 100 : 300))
-            }
-            try results.flush()
+            try db.insertResults(runID: run.id, [Side.baseline, .candidate].map { side in
+                ResultRow(exchangeID: 1, pass: 0, side: side, status: 200, firstByteNs: 1, latencyNs: side == .baseline ? 100 : 300,
+                          headers: "", body: [])
+            })
             let row = try db.pool.read { try Row.fetchOne($0, sql: "SELECT * FROM result_pairs") }
             #expect(row?["baseline_latency_ns"] == 100)
             #expect(row?["candidate_latency_ns"] == 300)

@@ -1,0 +1,91 @@
+import Foundation
+
+/// Hands items to idle lanes, and holds (a bounded number of) items no lane was free for.
+///
+/// Contract: `dispatch` (the dispatcher thread) gives an item to an idle lane at once, else queues
+/// it, waiting while `capacity` items are queued (backpressure: nothing grows without bound
+/// however slow a target is). `laneFinished` (a lane, on its loop) returns the lane's next item,
+/// or records it as idle. `drain` waits until every lane is idle and nothing is queued.
+final class LaneBoard: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var idle: [Lane] = []
+    private var laneCount = 0
+    private var ready: [ReplayItem] = []
+    private var readyHead = 0
+    private let capacity: Int
+    private var dispatcherWaiting = false
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    func add(_ lanes: [Lane]) {
+        condition.withLock {
+            idle.append(contentsOf: lanes)
+            laneCount += lanes.count
+        }
+    }
+
+    private var queued: Int { ready.count - readyHead }
+
+    /// Gives `item` to an idle lane or queues it. An open-loop item that finds no idle lane is
+    /// marked as waited (it will be sent late).
+    func dispatch(_ item: ReplayItem) {
+        var item = item
+        condition.lock()
+        while true {
+            if let lane = idle.popLast() {
+                condition.unlock()
+                let chosen = item
+                lane.loop.execute { lane.start(chosen) }
+                return
+            }
+            if item.dueNs != nil { item.waited = true }
+            if queued < capacity {
+                if readyHead > 1024 && readyHead * 2 > ready.count {
+                    ready.removeFirst(readyHead)
+                    readyHead = 0
+                }
+                ready.append(item)
+                condition.unlock()
+                return
+            }
+            dispatcherWaiting = true
+            condition.wait()
+        }
+    }
+
+    /// The lane's next item, or nil once the lane is recorded as idle.
+    func laneFinished(_ lane: Lane) -> ReplayItem? {
+        condition.lock()
+        defer { condition.unlock() }
+        if queued > 0 {
+            let item = ready[readyHead]
+            readyHead += 1
+            if dispatcherWaiting && queued <= capacity / 2 {
+                dispatcherWaiting = false
+                condition.broadcast()
+            }
+            return item
+        }
+        idle.append(lane)
+        if dispatcherWaiting {
+            dispatcherWaiting = false
+            condition.broadcast()
+        }
+        return nil
+    }
+
+    /// Waits until every lane is idle and nothing is queued.
+    func drain() {
+        condition.lock()
+        defer { condition.unlock() }
+        while idle.count < laneCount || queued > 0 {
+            dispatcherWaiting = true
+            condition.wait()
+        }
+    }
+
+    /// Every lane, once drained.
+    var lanes: [Lane] { condition.withLock { idle } }
+}

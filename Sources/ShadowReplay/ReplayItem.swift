@@ -1,0 +1,44 @@
+import NIOCore
+import ShadowCore
+import ShadowHTTP1
+
+/// One request on its way to every side: what a lane sends.
+struct ReplayItem: Sendable {
+    var exchangeID: Int64
+    var pass: Int
+    var captureTimeNs: Int64
+    /// The encoded request per side, in `ReplayConfiguration.targets` order.
+    var requests: [ByteBuffer]
+    /// What the responses answer (HEAD and CONNECT change their framing).
+    var kind: HTTP1RequestKind
+    /// Side indices in the order they are written to (seeded, per request).
+    var order: [Int]
+    /// Intended send time (monotonic ns); nil in a closed loop: the moment a lane takes it.
+    var dueNs: UInt64?
+    /// Intended send time in ns since the run's start, when scheduled.
+    var scheduledNs: Int64?
+    var warmup = false
+    /// Whether it had to wait for a free lane or for the store (sent late by backpressure).
+    var waited = false
+}
+
+/// What one side answered to one request, with monotonic timestamps.
+struct SideOutcome: Sendable {
+    var sentNs: UInt64 = 0
+    var firstByteNs: UInt64?
+    var lastByteNs: UInt64?
+    var status: Int?
+    /// The response head as received (status line, fields, blank line).
+    var head: ByteBuffer?
+    var body: ByteBuffer?
+    var error: ReplayErrorKind?
+    var message: String?
+}
+
+/// A request and what every side answered: what the recorder stores.
+struct ReplayRecord: Sendable {
+    var item: ReplayItem
+    /// The instant latency is measured from: the due time, or the send time in a closed loop.
+    var intendedNs: UInt64
+    var outcomes: [SideOutcome]
+}

@@ -1,0 +1,134 @@
+import Foundation
+import NIOCore
+import ShadowCore
+import ShadowHTTP1
+import ShadowStore
+
+/// Reads the capture a page at a time on its own thread and queues the requests a run sends, already
+/// encoded for every side, in (pass, exchange id) order.
+///
+/// Contract: skips exchanges the selection excludes (counted once, in the first pass, by reason)
+/// and, when resuming, those the run already holds (`resumed_skipped`); stops after `limit`
+/// requests, after one pass unless looping, and when `stop()` closes the queue. Memory is bounded
+/// by the queue's capacity. A store error ends the feed; `failure` holds it.
+final class RequestFeed: @unchecked Sendable {
+    let queue: BoundedQueue<ReplayItem>
+    private let database: ShadowDatabase
+    private let configuration: ReplayConfiguration
+    private let resumeRunID: Int64?
+    private let builder: RequestBuilder
+    private let lock = NSLock()
+    private var counters = Counters()
+    private var error: (any Error)?
+    private let stopped = DispatchSemaphore(value: 0)
+    private var thread: Thread?
+
+    init(database: ShadowDatabase, configuration: ReplayConfiguration, resumeRunID: Int64?, capacity: Int = 2048) {
+        self.database = database
+        self.configuration = configuration
+        self.resumeRunID = resumeRunID
+        builder = RequestBuilder(targets: configuration.targets, rewrite: configuration.rewrite)
+        queue = BoundedQueue(capacity: capacity)
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            do { try run() } catch { lock.withLock { self.error = error } }
+            queue.close()
+            stopped.signal()
+        }
+        thread.name = "shadowdiff-feed"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Stops feeding (items already queued are dropped with the queue) and waits for the thread.
+    func stop() {
+        queue.close()
+        while queue.pop() != nil {}
+        if thread != nil { stopped.wait() }
+        thread = nil
+    }
+
+    var failure: (any Error)? { lock.withLock { error } }
+    var skipped: Counters { lock.withLock { counters } }
+
+    private func run() throws {
+        let config = configuration
+        var done = ResumeKeys(database: database, runID: resumeRunID)
+        var produced = 0
+        var pass = 0
+        while true {
+            var after: Int64 = 0
+            var selected = 0
+            while true {
+                let page = try database.requests(captureID: config.captureID, afterID: after, limit: 256)
+                guard let last = page.last else { break }
+                after = last.id
+                for stored in page {
+                    if let reason = config.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
+                        if pass == 0 { lock.withLock { counters.add("skipped_\(reason.rawValue)") } }
+                        continue
+                    }
+                    selected += 1
+                    if let limit = config.limit, produced >= limit { return }
+                    produced += 1
+                    if try done.contains(pass: pass, exchangeID: stored.id) {
+                        lock.withLock { counters.add("resumed_skipped") }
+                        continue
+                    }
+                    guard queue.push(item(for: stored, pass: pass)) else { return }
+                }
+            }
+            guard config.loop && selected > 0 else { return }
+            pass += 1
+        }
+    }
+
+    private func item(for stored: StoredRequest, pass: Int) -> ReplayItem {
+        var rng = SplitMix64(seed: configuration.seed ^ UInt64(bitPattern: stored.id) ^ (UInt64(pass) << 48))
+        return ReplayItem(
+            exchangeID: stored.id, pass: pass, captureTimeNs: stored.captureTimeNs,
+            requests: builder.encode(stored),
+            kind: HTTP1RequestKind(method: stored.method),
+            order: Array(configuration.targets.indices).shuffled(using: &rng))
+    }
+}
+
+/// The (pass, exchange id) keys a run already holds, read in order a page at a time, so that
+/// resuming a run of millions of requests does not load them all.
+struct ResumeKeys {
+    private let database: ShadowDatabase
+    private let runID: Int64?
+    private var page: [(pass: Int, exchangeID: Int64)] = []
+    private var index = 0
+    private var exhausted = false
+
+    init(database: ShadowDatabase, runID: Int64?) {
+        self.database = database
+        self.runID = runID
+        exhausted = runID == nil
+    }
+
+    /// Whether the key is stored. Keys must be asked in increasing order.
+    mutating func contains(pass: Int, exchangeID: Int64) throws -> Bool {
+        while !exhausted {
+            if index == page.count {
+                let last = page.last ?? (pass: -1, exchangeID: 0)
+                page = try database.replayedKeys(runID: runID!, after: last.pass, last.exchangeID, limit: 4096)
+                index = 0
+                if page.isEmpty {
+                    exhausted = true
+                    return false
+                }
+            }
+            let key = page[index]
+            if (key.pass, key.exchangeID) < (pass, exchangeID) {
+                index += 1
+                continue
+            }
+            return key.pass == pass && key.exchangeID == exchangeID
+        }
+        return false
+    }
+}

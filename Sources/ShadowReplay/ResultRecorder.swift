@@ -1,0 +1,258 @@
+import Foundation
+import Histogram
+import NIOCore
+import ShadowCore
+import ShadowStore
+
+/// Sees every stored result, on the recorder's thread: live metrics hang here.
+public protocol ReplayObserver: Sendable {
+    func recorded(side: Side, status: Int?, error: ReplayErrorKind?, latencyNs: Int64?, serviceNs: Int64?)
+    func sent(lagNs: Int64, late: Bool)
+}
+
+/// One side's figures so far (warm-up excluded).
+public struct SideFigures: Sendable {
+    public var side: Side
+    public var sent: Int64 = 0
+    public var responses: Int64 = 0
+    public var errors: [ReplayErrorKind: Int64] = [:]
+    /// Intended send time → last byte (no coordinated omission), ns.
+    public var latency: LatencyFigures
+    /// Actual write → last byte, ns.
+    public var service: LatencyFigures
+}
+
+/// Percentiles from an HdrHistogram (3 significant digits); nil without samples.
+public struct LatencyFigures: Sendable {
+    public var count: UInt64
+    public var p50: UInt64?
+    public var p90: UInt64?
+    public var p99: UInt64?
+    public var p999: UInt64?
+    public var max: UInt64?
+}
+
+/// Where a run stands: what the progress line and the final summary show.
+public struct ReplayProgress: Sendable {
+    public var done: Int64
+    /// Requests the run will send, when known (a limit, or one pass over the capture).
+    public var total: Int64?
+    public var elapsedNs: UInt64
+    /// Seconds the run is limited to, when it is.
+    public var durationSeconds: Double?
+    public var sides: [SideFigures]
+    /// Requests sent late because no lane or no room in the store was free at their due time.
+    public var late: Int64
+    public var lag: LatencyFigures
+}
+
+/// Stores replay records in batches on its own thread and keeps the run's figures.
+///
+/// Contract: `submit` never blocks (event loops call it); the dispatcher calls `waitForRoom` before
+/// each send, so the queue holds at most `backlog` records plus one per lane. Each record's sides
+/// are written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`.
+final class ResultRecorder: @unchecked Sendable {
+    private let database: ShadowDatabase
+    private let runID: Int64
+    private let targets: [ReplayTarget]
+    private let maxFailures: Int
+    private let observer: (any ReplayObserver)?
+    private let queue: BoundedQueue<ReplayRecord>
+    private let backlog: Int
+    private let lock = NSLock()
+    private var stats: [SideStats]
+    private var done: Int64 = 0
+    private var late: Int64 = 0
+    private var lag = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    private var counters = Counters()
+    private var failure: (any Error)?
+    private(set) var abortReason: ShadowError? {
+        get { lock.withLock { abort } }
+        set { lock.withLock { abort = newValue } }
+    }
+    private var abort: ShadowError?
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+
+    private struct SideStats {
+        var figures: SideFigures
+        var latency = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        var service = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+        var failuresInARow = 0
+    }
+
+    init(database: ShadowDatabase, runID: Int64, targets: [ReplayTarget], maxFailures: Int, backlog: Int, lanes: Int,
+         observer: (any ReplayObserver)?) {
+        self.database = database
+        self.runID = runID
+        self.targets = targets
+        self.maxFailures = maxFailures
+        self.observer = observer
+        self.backlog = backlog
+        queue = BoundedQueue(capacity: backlog + lanes + 1)
+        stats = targets.map { target in
+            SideStats(figures: SideFigures(side: target.side, latency: LatencyFigures(count: 0), service: LatencyFigures(count: 0)))
+        }
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            stopped.signal()
+        }
+        thread.name = "shadowdiff-results"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues a record; never blocks. A record that finds the queue full (impossible while the
+    /// dispatcher respects `waitForRoom`) is counted as `result_queue_full`, not stored.
+    func submit(_ record: ReplayRecord) {
+        if !queue.offer(record) {
+            lock.withLock { counters.add("result_queue_full") }
+        }
+    }
+
+    /// Waits while the store is `backlog` records behind; true when it had to wait.
+    func waitForRoom() -> Bool {
+        var waited = false
+        while queue.queuedCost >= backlog && !queue.isClosed {
+            waited = true
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        return waited
+    }
+
+    /// Stores what is queued, stops the thread, and returns the run's counters; rethrows a store failure.
+    func finish() throws -> Counters {
+        queue.close()
+        if thread != nil { stopped.wait() }
+        return try lock.withLock {
+            if let failure { throw failure }
+            var result = counters
+            result.add("exchanges", done)
+            result.add("late_requests", late)
+            if lag.totalCount > 0 { result.add("send_lag_max_ns", Int64(lag.max)) }
+            for side in stats {
+                let name = side.figures.side.rawValue
+                result.add("sent_\(name)", side.figures.sent)
+                for (kind, n) in side.figures.errors { result.add("error_\(name)_\(kind.rawValue)", n) }
+            }
+            return result
+        }
+    }
+
+    func progress(total: Int64?, elapsedNs: UInt64, durationSeconds: Double?) -> ReplayProgress {
+        lock.withLock {
+            ReplayProgress(
+                done: done, total: total, elapsedNs: elapsedNs, durationSeconds: durationSeconds,
+                sides: stats.map { side in
+                    var figures = side.figures
+                    figures.latency = Self.figures(side.latency)
+                    figures.service = Self.figures(side.service)
+                    return figures
+                },
+                late: late, lag: Self.figures(lag))
+        }
+    }
+
+    private func run() {
+        while true {
+            let batch = queue.popAll()
+            if batch.isEmpty {
+                if queue.isClosedAndEmpty { return }
+                Thread.sleep(forTimeInterval: 0.002)
+                continue
+            }
+            var rows: [ResultRow] = []
+            rows.reserveCapacity(batch.count * targets.count)
+            for record in batch { rows.append(contentsOf: self.rows(of: record)) }
+            do {
+                try database.insertResults(runID: runID, rows)
+            } catch {
+                lock.withLock { failure = failure ?? error }
+                abortReason = abortReason ?? .io(path: database.path, detail: "cannot store replay results: \(error)")
+                continue
+            }
+            account(batch)
+        }
+    }
+
+    private func rows(of record: ReplayRecord) -> [ResultRow] {
+        let item = record.item
+        let intended = Int64(bitPattern: record.intendedNs)
+        return record.outcomes.enumerated().map { index, outcome in
+            let sent = Int64(bitPattern: outcome.sentNs)
+            var row = ResultRow(
+                exchangeID: item.exchangeID, pass: item.pass, side: targets[index].side, status: outcome.error == nil ? outcome.status : nil,
+                firstByteNs: outcome.firstByteNs.map { Int64(bitPattern: $0) - intended },
+                latencyNs: outcome.lastByteNs.map { Int64(bitPattern: $0) - intended },
+                serviceNs: outcome.lastByteNs.map { Int64(bitPattern: $0) - sent },
+                sendLagNs: sent - intended, scheduledNs: item.scheduledNs,
+                error: outcome.error, errorMessage: outcome.message, warmup: item.warmup)
+            if outcome.error == nil {
+                row.headers = outcome.head.map(Self.headerSection)
+                row.body = outcome.body.map { Array($0.readableBytesView) } ?? []
+            }
+            return row
+        }
+    }
+
+    private func account(_ batch: [ReplayRecord]) {
+        lock.lock()
+        defer { lock.unlock() }
+        for record in batch {
+            done += 1
+            let lagNs = record.outcomes.map { Int64(bitPattern: $0.sentNs) - Int64(bitPattern: record.intendedNs) }.min() ?? 0
+            if record.item.waited { late += 1 }
+            if !record.item.warmup { _ = lag.record(UInt64(max(1, lagNs))) }
+            observer?.sent(lagNs: lagNs, late: record.item.waited)
+            for (index, outcome) in record.outcomes.enumerated() {
+                let latency = outcome.lastByteNs.map { Int64(bitPattern: $0) - Int64(bitPattern: record.intendedNs) }
+                let service = outcome.lastByteNs.map { Int64(bitPattern: $0) - Int64(bitPattern: outcome.sentNs) }
+                // In place: a copy of the stats would copy their histograms on every record.
+                if let error = outcome.error {
+                    stats[index].failuresInARow += 1
+                    if stats[index].failuresInARow >= maxFailures && abort == nil {
+                        abort = .targetDown(
+                            url: targets[index].url, failures: stats[index].failuresInARow, detail: outcome.message ?? error.rawValue)
+                    }
+                } else {
+                    stats[index].failuresInARow = 0
+                }
+                if record.item.warmup {
+                    counters.add("warmup_\(targets[index].side.rawValue)")
+                } else {
+                    stats[index].figures.sent += 1
+                    if let error = outcome.error {
+                        stats[index].figures.errors[error, default: 0] += 1
+                    } else {
+                        stats[index].figures.responses += 1
+                        if let latency { _ = stats[index].latency.record(UInt64(max(1, latency))) }
+                        if let service { _ = stats[index].service.record(UInt64(max(1, service))) }
+                    }
+                }
+                observer?.recorded(
+                    side: targets[index].side, status: outcome.error == nil ? outcome.status : nil, error: outcome.error,
+                    latencyNs: latency, serviceNs: service)
+            }
+        }
+    }
+
+    /// The `Name: value` lines of a raw response head, joined by CRLF (the store's header text).
+    static func headerSection(_ head: ByteBuffer) -> String {
+        head.withUnsafeReadableBytes { bytes in
+            guard let lf = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return "" }
+            var end = bytes.count
+            while end > lf + 1 && (bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(lf + 1)..<end]), as: UTF8.self)
+        }
+    }
+
+    private static func figures(_ h: Histogram<UInt64>) -> LatencyFigures {
+        guard h.totalCount > 0 else { return LatencyFigures(count: 0) }
+        return LatencyFigures(
+            count: h.totalCount, p50: h.valueAtPercentile(50), p90: h.valueAtPercentile(90), p99: h.valueAtPercentile(99),
+            p999: h.valueAtPercentile(99.9), max: h.max)
+    }
+}

@@ -1,0 +1,189 @@
+import NIOCore
+import NIOPosix
+import ShadowCore
+import ShadowHTTP1
+
+/// Reads the responses of one keep-alive connection to one target, one request at a time.
+///
+/// Contract (all on the channel's event loop):
+/// - `begin` writes a request and arms its timeout; `onDone` is called exactly once with the
+///   outcome: a response (its head and de-chunked body, as received) or an error kind.
+/// - Framing is `HTTP1Framer`'s (strict RFC 9112): a response that cannot be framed is
+///   `invalid_response`; a body over `maxBodyBytes` is `body_too_large`; a close before the end
+///   is `connection_reset`; no complete response within the timeout is `timeout`. Interim 1xx
+///   responses are skipped.
+/// - After any failure, a `Connection: close`, or bytes nobody asked for, the connection is
+///   closed and `isReusable` turns false.
+/// - Touched only on its channel's event loop (hence `@unchecked Sendable`).
+final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private struct Pending {
+        var outcome: SideOutcome
+        var maxBodyBytes: Int
+        var timer: Scheduled<Void>?
+        var onDone: (SideOutcome) -> Void
+        var skippingInterim = false
+        var keepAlive = true
+        var body: ByteBuffer?
+    }
+
+    private var framer = HTTP1Framer(isRequest: false, maxHeadBytes: 64 << 10)
+    private var pending: Pending?
+    private var context: ChannelHandlerContext?
+    private(set) var isReusable = true
+    /// Whether any response byte arrived for the request in flight (a reset before that, on a
+    /// kept-alive connection, is the server closing it while idle: worth one retry).
+    private(set) var answered = false
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func begin(
+        _ request: ByteBuffer, kind: HTTP1RequestKind, maxBodyBytes: Int, timeout: TimeAmount,
+        onDone: @escaping (SideOutcome) -> Void
+    ) {
+        guard let context, isReusable, pending == nil else {
+            onDone(SideOutcome(sentNs: MonotonicClock.now(), error: .connectionReset, message: "connection no longer usable"))
+            return
+        }
+        framer.answering = kind
+        answered = false
+        var outcome = SideOutcome()
+        outcome.sentNs = MonotonicClock.now()
+        pending = Pending(outcome: outcome, maxBodyBytes: maxBodyBytes, timer: nil, onDone: onDone)
+        pending?.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
+            fail(.timeout, "no complete response within \(timeout.nanoseconds / 1_000_000) ms")
+        }
+        context.writeAndFlush(NIOAny(request), promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var input = unwrapInboundIn(data)
+        guard pending != nil else {
+            retire()
+            return
+        }
+        if !answered {
+            answered = true
+            pending?.outcome.firstByteNs = MonotonicClock.now()
+        }
+        do {
+            while pending != nil, let event = try framer.next(&input) {
+                handle(event, context: context)
+            }
+        } catch {
+            fail(.invalidResponse, "invalid HTTP response: \(error)")
+            return
+        }
+        if input.readableBytes > 0 { retire() }
+    }
+
+    private func handle(_ event: HTTP1Framer.Event, context: ChannelHandlerContext) {
+        switch event {
+        case .head(let head, let raw):
+            if head.status >= 100 && head.status < 200 && head.status != 101 {
+                pending?.skippingInterim = true
+                return
+            }
+            pending?.outcome.status = head.status
+            pending?.keepAlive = head.keepAlive
+            var copy = context.channel.allocator.buffer(capacity: raw.readableBytes)
+            copy.writeImmutableBuffer(raw)
+            pending?.outcome.head = copy
+        case .data(let chunk):
+            guard let limit = pending?.maxBodyBytes else { return }
+            let have = pending?.body?.readableBytes ?? 0
+            if have + chunk.readableBytes > limit {
+                fail(.bodyTooLarge, "response body exceeds \(limit) bytes")
+                return
+            }
+            if pending?.body == nil {
+                pending?.body = context.channel.allocator.buffer(capacity: chunk.readableBytes)
+            }
+            pending?.body?.writeImmutableBuffer(chunk)
+        case .framing:
+            break
+        case .end:
+            if pending?.skippingInterim == true {
+                pending?.skippingInterim = false
+                return
+            }
+            succeed()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        isReusable = false
+        if pending != nil {
+            if framer.finish() == .endOfBody {
+                succeed()
+            } else {
+                fail(.connectionReset, "connection closed before the response was complete")
+            }
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(SideConnection.kind(of: error), "\(error)")
+    }
+
+    private func succeed() {
+        guard var done = pending else { return }
+        pending = nil
+        done.timer?.cancel()
+        done.outcome.lastByteNs = MonotonicClock.now()
+        done.outcome.body = done.body ?? ByteBuffer()
+        if !done.keepAlive { retire() }
+        done.onDone(done.outcome)
+    }
+
+    private func fail(_ kind: ReplayErrorKind, _ message: String) {
+        guard var done = pending else {
+            retire()
+            return
+        }
+        pending = nil
+        retire()
+        done.timer?.cancel()
+        done.outcome.error = kind
+        done.outcome.message = message
+        done.onDone(done.outcome)
+    }
+
+    /// Stops using the connection and closes it.
+    private func retire() {
+        guard isReusable else { return }
+        isReusable = false
+        context?.close(promise: nil)
+    }
+
+    /// Maps a socket or channel error onto the error kind stored with the result.
+    static func kind(of error: any Error) -> ReplayErrorKind {
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case ECONNREFUSED: return .connectionRefused
+            case ECONNRESET, EPIPE: return .connectionReset
+            case ETIMEDOUT: return .timeout
+            default: return .other
+            }
+        }
+        if let connect = error as? NIOConnectionError {
+            return connect.connectionErrors.map { kind(of: $0.error) }.first ?? .connectionRefused
+        }
+        if let channelError = error as? ChannelError {
+            switch channelError {
+            case .connectTimeout: return .timeout
+            case .eof, .ioOnClosedChannel, .alreadyClosed, .outputClosed: return .connectionReset
+            default: return .other
+            }
+        }
+        return .other
+    }
+}
