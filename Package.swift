@@ -55,6 +55,7 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
@@ -79,10 +80,13 @@ let package = Package(
             "ShadowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        // prctl(PR_SET_TIMERSLACK) for the test bidder's event loops (prctl is variadic: not callable from Swift).
+        .systemLibrary(name: "CTimerSlack", path: "fixtures/CTimerSlack"),
         // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
         .executableTarget(
             name: "FixtureBidder",
             dependencies: [
+                "CTimerSlack",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

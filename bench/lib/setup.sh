@@ -1,6 +1,7 @@
 # Shared setup for the benchmarks. Source it from the repository root.
 
 # require TOOL=PACKAGE ...: installs the Debian packages of the tools that are missing.
+# TOOL may be a path: GNU time is `require /usr/bin/time=time` (`command -v time` finds the shell keyword).
 require() {
     local missing=() pair
     for pair in "$@"; do command -v "${pair%%=*}" >/dev/null || missing+=("${pair#*=}"); done
