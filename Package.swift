@@ -80,13 +80,11 @@ let package = Package(
             "ShadowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // prctl(PR_SET_TIMERSLACK) for the test bidder's event loops (prctl is variadic: not callable from Swift).
-        .systemLibrary(name: "CTimerSlack", path: "fixtures/CTimerSlack"),
         // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
         .executableTarget(
             name: "FixtureBidder",
             dependencies: [
-                "CTimerSlack",
+                "CShadowSys",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -100,7 +98,8 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "ShadowReplayTests", dependencies: [
-            "ShadowReplay",
+            "ShadowReplay", "ShadowStore",
+            .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -86,6 +86,9 @@ final class LaneBoard: @unchecked Sendable {
         }
     }
 
+    /// Lanes carrying a request now.
+    var busy: Int { condition.withLock { laneCount - idle.count } }
+
     /// Every lane, once drained.
     var lanes: [Lane] { condition.withLock { idle } }
 }

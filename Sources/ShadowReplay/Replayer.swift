@@ -97,7 +97,9 @@ public struct Replayer: Sendable {
         let started = MonotonicClock.now()
         let dispatcher = Dispatcher(configuration: config, feed: feed, board: board, recorder: recorder, stop: stop, started: started)
         let progress: @Sendable () -> ReplayProgress = {
-            recorder.progress(total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds)
+            var progress = recorder.progress(total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds)
+            progress.inFlight = board.busy
+            return progress
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {

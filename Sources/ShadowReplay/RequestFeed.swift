@@ -86,12 +86,18 @@ final class RequestFeed: @unchecked Sendable {
     }
 
     private func item(for stored: StoredRequest, pass: Int) -> ReplayItem {
-        var rng = SplitMix64(seed: configuration.seed ^ UInt64(bitPattern: stored.id) ^ (UInt64(pass) << 48))
         return ReplayItem(
             exchangeID: stored.id, pass: pass, captureTimeNs: stored.captureTimeNs,
             requests: builder.encode(stored),
             kind: HTTP1RequestKind(method: stored.method),
-            order: Array(configuration.targets.indices).shuffled(using: &rng))
+            order: Self.sideOrder(seed: configuration.seed, exchangeID: stored.id, pass: pass, sides: configuration.targets.count))
+    }
+
+    /// The order a request is written to the sides in: a shuffle seeded by the run's seed, the
+    /// exchange and the pass, so that a run is reproducible.
+    static func sideOrder(seed: UInt64, exchangeID: Int64, pass: Int, sides: Int) -> [Int] {
+        var rng = SplitMix64(seed: seed ^ UInt64(bitPattern: exchangeID) ^ (UInt64(pass) << 48))
+        return Array(0..<sides).shuffled(using: &rng)
     }
 }
 

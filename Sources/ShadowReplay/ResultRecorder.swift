@@ -40,6 +40,8 @@ public struct ReplayProgress: Sendable {
     public var elapsedNs: UInt64
     /// Seconds the run is limited to, when it is.
     public var durationSeconds: Double?
+    /// Requests sent and not yet answered by every side.
+    public var inFlight = 0
     public var sides: [SideFigures]
     /// Requests sent late because no lane or no room in the store was free at their due time.
     public var late: Int64

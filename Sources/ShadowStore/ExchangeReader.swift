@@ -64,6 +64,15 @@ public struct StoredRequest: Sendable {
     public var headers: String
     public var body: [UInt8]
 
+    public init(id: Int64, captureTimeNs: Int64, method: String, target: String, headers: String, body: [UInt8]) {
+        self.id = id
+        self.captureTimeNs = captureTimeNs
+        self.method = method
+        self.target = target
+        self.headers = headers
+        self.body = body
+    }
+
     /// The path without the query string.
     public var path: Substring {
         target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import NIOPosix
 import ShadowCore
+import ShadowMetrics
 import ShadowReplay
 import ShadowStore
 
@@ -45,7 +47,7 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("run"), help: ArgumentHelp("Name of the run (unique in the database); default: run-<time>.", valueName: "name"))
     var runName: String?
 
-    @Flag(help: "Continue the interrupted run named by --run with its stored configuration, skipping what it holds.")
+    @Flag(help: "Continue the interrupted run named by --run with its stored configuration (target URLs given now replace the stored ones), skipping what it holds.")
     var resume = false
 
     @Option(help: ArgumentHelp("Closed loop: requests in flight (connections per target).", valueName: "n"))
@@ -117,6 +119,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Replay this percentage of exchanges (stable: chosen by exchange id).", valueName: "percent"))
     var sample: Double = 100
 
+    @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDR:PORT/metrics while replaying.", valueName: "addr:port"))
+    var metrics: String?
+
     func validate() throws {
         let modes = [concurrency != nil, rate != nil, speed != nil].filter { $0 }.count
         guard modes <= 1 else { throw ShadowError.invalidArgument(flag: "--concurrency/--rate/--speed", detail: "choose one timing mode") }
@@ -139,6 +144,7 @@ struct ReplayCommand: AsyncParsableCommand {
             throw ShadowError.invalidArgument(flag: "--loop", detail: "needs --duration or --limit, or it never ends")
         }
         guard sample > 0 && sample <= 100 else { throw ShadowError.invalidArgument(flag: "--sample", detail: "must be in (0, 100], got \(sample)") }
+        if let metrics { _ = try MetricsAddress.parse(metrics) }
         if resume && runName == nil { throw ShadowError.invalidArgument(flag: "--resume", detail: "name the run to continue with --run") }
         if !resume && (baseline == nil || candidate == nil) {
             throw ShadowError.invalidArgument(flag: baseline == nil ? "--baseline" : "--candidate", detail: "required (unless --resume)")
@@ -154,11 +160,22 @@ struct ReplayCommand: AsyncParsableCommand {
             guard stored.status != "complete" else {
                 throw ShadowError.invalidArgument(flag: "--resume", detail: "run '\(runName)' in \(db) is complete; nothing to resume")
             }
+            var storedConfiguration: ReplayConfiguration
             do {
-                configuration = try JSONDecoder().decode(ReplayConfiguration.self, from: Data(stored.config.utf8))
+                storedConfiguration = try JSONDecoder().decode(ReplayConfiguration.self, from: Data(stored.config.utf8))
             } catch {
                 throw ShadowError.invalidArgument(flag: "--resume", detail: "run '\(runName)' has no usable stored configuration: \(error)")
             }
+            // Targets may have moved (restarted on other ports): URLs given now replace the stored ones.
+            if let baseline { storedConfiguration.baseline = try ReplayTarget(side: .baseline, url: baseline, flag: "--baseline") }
+            if let candidate { storedConfiguration.candidate = try ReplayTarget(side: .candidate, url: candidate, flag: "--candidate") }
+            if let secondary {
+                guard storedConfiguration.secondary != nil else {
+                    throw ShadowError.invalidArgument(flag: "--secondary", detail: "run '\(runName)' had no secondary target to resume")
+                }
+                storedConfiguration.secondary = try ReplayTarget(side: .secondary, url: secondary, flag: "--secondary")
+            }
+            configuration = storedConfiguration
             resuming = stored
         } else {
             configuration = try makeConfiguration()
@@ -166,19 +183,32 @@ struct ReplayCommand: AsyncParsableCommand {
         guard try database.exchangeCount(captureID: configuration.captureID) > 0 else { throw ShadowError.noCaptures(path: db) }
         let replayer = Replayer(database: database, configuration: configuration)
         try await replayer.checkTargets()
+        var live: (metrics: ReplayMetrics, endpoint: MetricsEndpoint)?
+        if let metrics {
+            let (host, port) = try MetricsAddress.parse(metrics)
+            let replayMetrics = ReplayMetrics()
+            let endpoint = try await MetricsEndpoint.start(
+                host: host, port: port, registry: replayMetrics.registry, group: MultiThreadedEventLoopGroup.singleton)
+            live = (replayMetrics, endpoint)
+            Terminal.error("metrics at http://\(host.contains(":") ? "[\(host)]" : host):\(endpoint.port)/metrics")
+        }
         let stop = StopFlag()
         let signals = StopOnSignals(signals: [SIGINT, SIGTERM]) { stop.raise() }
         defer { signals.cancel() }
         let outcome: ReplayOutcome
+        let liveMetrics = live?.metrics
         do {
-            outcome = try await replayer.run(resuming: resuming, stop: stop) { progress in
+            outcome = try await replayer.run(resuming: resuming, stop: stop, observer: liveMetrics.map(MetricsObserver.init)) { progress in
+                liveMetrics?.update(done: progress.done, total: progress.total ?? 0, inFlight: progress.inFlight)
                 Terminal.progress(ReplayText.progress(progress))
             }
         } catch {
             Terminal.endProgress()
+            await live?.endpoint.stop()
             throw error
         }
         Terminal.endProgress()
+        await live?.endpoint.stop()
         print(ReplayText.summary(outcome, configuration: configuration, database: db), terminator: "")
     }
 
@@ -213,6 +243,19 @@ struct ReplayCommand: AsyncParsableCommand {
             maxFailures: maxFailures, captureID: capture, seed: seed,
             selection: RequestSelection(methods: Set(methods.map { $0.uppercased() }), pathPrefixes: pathPrefixes, samplePercent: sample),
             rewrite: rewrite)
+    }
+}
+
+/// Feeds every stored result to the Prometheus metrics.
+struct MetricsObserver: ReplayObserver {
+    let metrics: ReplayMetrics
+
+    func recorded(side: Side, status: Int?, error: ReplayErrorKind?, latencyNs: Int64?, serviceNs: Int64?) {
+        metrics.record(side: side.rawValue, status: status, error: error?.rawValue, latencyNs: latencyNs, serviceNs: serviceNs)
+    }
+
+    func sent(lagNs: Int64, late: Bool) {
+        metrics.recordSendLag(ns: lagNs, late: late)
     }
 }
 

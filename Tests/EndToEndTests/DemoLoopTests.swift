@@ -40,7 +40,7 @@ import Testing
             let replay = try Harness.shadowdiff(
                 "replay", "--db", db, "--baseline", baseline.url, "--candidate", candidate.url, "--run", "demo", "--concurrency", "4")
             #expect(replay.status == 0, "\(replay.stderr)")
-            #expect(replay.stdout.contains("replayed 104 exchanges"))
+            #expect(replay.stdout.contains("replayed 104 requests"))
 
             let json = dir + "/report.json"
             let diff = try Harness.shadowdiff("diff", "--db", db, "--run", "demo", "--json", json)

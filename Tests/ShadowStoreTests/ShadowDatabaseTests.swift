@@ -105,7 +105,7 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
                 (try Int.fetchOne(db, sql: "PRAGMA user_version"),
                  try String.fetchOne(db, sql: "SELECT target || ':' || coalesce(prod_error, 'none') FROM exchanges"))
             }
-            #expect(version == 2)
+            #expect(version == Schema.version)
             #expect(row == "/old:none")
         }
     }

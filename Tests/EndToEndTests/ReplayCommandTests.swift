@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// `shadowdiff replay` driven as a user would: live metrics, exit codes, resume.
+@Suite struct ReplayCommandTests {
+    private func capture(_ dir: String) throws -> String {
+        let db = dir + "/r.db"
+        let capture = try Harness.shadowdiff("capture", "--pcap", Harness.root + "/captures/sample.pcap", "--db", db)
+        #expect(capture.status == 0, "\(capture.stderr)")
+        return db
+    }
+
+    /// A free loopback port (bound, then released).
+    private func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    @Test func openLoopRunServesPrometheusMetricsWhileReplaying() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let db = try capture(dir)
+            let baseline = try RunningBidder(build: "baseline")
+            defer { baseline.stop() }
+            let candidate = try RunningBidder(build: "candidate")
+            defer { candidate.stop() }
+            let port = try freePort()
+            let replay = Harness.process(Harness.shadowdiff, [
+                "replay", "--db", db, "--baseline", baseline.url, "--candidate", candidate.url, "--run", "m",
+                "--rate", "200", "--loop", "--duration", "4", "--warmup", "10", "--metrics", "127.0.0.1:\(port)",
+            ])
+            let out = Pipe()
+            replay.standardOutput = out
+            replay.standardError = FileHandle.nullDevice
+            try replay.run()
+            var scraped = ""
+            for _ in 0..<30 where !scraped.contains("shadowdiff_replay_requests_total{") {
+                try await Task.sleep(for: .milliseconds(200))
+                scraped = try Harness.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).stdout
+            }
+            #expect(Harness.reap(replay, within: 30))
+            #expect(replay.terminationStatus == 0)
+            #expect(scraped.contains("side=\"baseline\""), "\(scraped.prefix(2000))")
+            #expect(scraped.contains("shadowdiff_replay_latency_seconds_bucket"))
+            let summary = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(summary.contains("replayed"), "\(summary)")
+            #expect(summary.contains("send lag p50"), "\(summary)")
+            let rows = try Harness.run("/usr/bin/sqlite3", [db, "SELECT count(*), sum(warmup) FROM results WHERE side = 'baseline'"]).stdout
+            let counts = rows.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|").compactMap { Int($0) }
+            #expect(counts.count == 2 && counts[0] > 500 && counts[1] == 10, "\(rows)")
+        }
+    }
+
+    @Test func aTargetGoingDownEndsWithExitThreeAndResumeFinishesTheRun() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let db = try capture(dir)
+            let baseline = try RunningBidder(build: "baseline")
+            defer { baseline.stop() }
+            let down = "http://127.0.0.1:\(try freePort())"
+            let first = try Harness.shadowdiff(
+                "replay", "--db", db, "--baseline", baseline.url, "--candidate", baseline.url, "--secondary", down,
+                "--run", "d", "--concurrency", "1", "--max-failures", "5")
+            #expect(first.status == 2, "an unreachable target is refused before the run: \(first.stderr)")
+            #expect(first.stderr.contains(down) && first.stderr.contains("unreachable"), "\(first.stderr)")
+
+            let stopping = try RunningBidder(build: "candidate")
+            let replay = Harness.process(Harness.shadowdiff, [
+                "replay", "--db", db, "--baseline", baseline.url, "--candidate", stopping.url, "--run", "d2",
+                "--rate", "40", "--max-failures", "5",
+            ])
+            let err = Pipe()
+            replay.standardError = err
+            replay.standardOutput = FileHandle.nullDevice
+            try replay.run()
+            try await Task.sleep(for: .seconds(1))
+            stopping.stop()
+            #expect(Harness.reap(replay, within: 30))
+            let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(replay.terminationStatus == 3, "\(message)")
+            #expect(message.contains("target down") && message.contains(stopping.url), "\(message)")
+
+            // Continue against the candidate restarted on another port: nothing stored is sent again.
+            let again = try RunningBidder(build: "candidate")
+            defer { again.stop() }
+            let resumed = try Harness.shadowdiff("replay", "--db", db, "--run", "d2", "--resume", "--candidate", again.url)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(resumed.stdout.contains("resumed_skipped"), "\(resumed.stdout)")
+            let stored = try Harness.run("/usr/bin/sqlite3", [db, """
+                SELECT count(*), count(DISTINCT exchange_id), min(r.status), runs.status FROM results r
+                JOIN runs ON runs.id = r.run_id WHERE runs.name = 'd2' AND side = 'baseline'
+                """])
+            #expect(stored.stdout == "104|104|200|complete\n", "\(stored.stdout)\(stored.stderr)")
+        }
+    }
+}

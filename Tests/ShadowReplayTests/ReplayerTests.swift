@@ -1,0 +1,237 @@
+import Foundation
+import NIOCore
+import ShadowCore
+import ShadowStore
+import Testing
+
+@testable import ShadowReplay
+
+/// Replays to real loopback servers and reads what was stored. Timing bounds are generous: the
+/// suite shares 2 cores with other tests.
+@Suite(.serialized) struct ReplayerTests {
+    private func replay(
+        _ db: ShadowDatabase, _ configuration: ReplayConfiguration, stop: StopFlag = StopFlag(), observer: (any ReplayObserver)? = nil
+    ) async throws -> ReplayOutcome {
+        try await Replayer(database: db, configuration: configuration).run(stop: stop, observer: observer)
+    }
+
+    @Test func closedLoopSendsEveryRequestToBothSidesOverKeepAlive() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                try await withTestTarget { b in
+                    let db = try makeCapture(dir, paths: (0..<50).map { $0 % 10 == 9 ? "/close" : "/echo/\($0)" })
+                    let config = ReplayConfiguration(
+                        run: "c", baseline: try target(.baseline, a), candidate: try target(.candidate, b), timing: .concurrency(4))
+                    let outcome = try await replay(db, config)
+                    #expect(outcome.run.status == "complete")
+                    #expect(outcome.run.counters["exchanges"] == 50)
+                    let rows = try storedResults(db, run: "c")
+                    #expect(rows.count == 100)
+                    #expect(rows.allSatisfy { $0.status == 200 && $0.error == nil })
+                    let first = rows.first { $0.exchangeID == 1 && $0.side == "candidate" }
+                    #expect(first?.body == Array("request 0".utf8))
+                    #expect(first?.headers?.contains("X-Host: 127.0.0.1:\(b)") == true)
+                    #expect(rows.allSatisfy { ($0.latencyNs ?? 0) > 0 && $0.sendLagNs == 0 || ($0.sendLagNs ?? -1) >= 0 })
+                }
+            }
+        }
+    }
+
+    @Test func openLoopKeepsTheScheduleAndMeasuresFromIt() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                try await withTestTarget { b in
+                    let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 200))
+                    let config = ReplayConfiguration(
+                        run: "r", baseline: try target(.baseline, a), candidate: try target(.candidate, b), timing: .rate(400),
+                        connections: 8)
+                    let start = Date()
+                    let outcome = try await replay(db, config)
+                    let elapsed = Date().timeIntervalSince(start)
+                    #expect(elapsed > 0.45 && elapsed < 3, "200 requests at 400/s take about 0.5 s")
+                    let rows = try storedResults(db, run: "r").filter { $0.side == "baseline" }
+                    #expect(rows.map(\.scheduledNs) == (0..<200).map { Int64($0) * 2_500_000 })
+                    let lags = rows.compactMap(\.sendLagNs).sorted()
+                    #expect(lags.count == 200 && lags[0] >= 0)
+                    #expect(lags[100] < 500_000, "median send lag \(lags[100]) ns")
+                    // Latency counts from the intended send time: never less than the service time.
+                    #expect(rows.allSatisfy { ($0.latencyNs ?? 0) >= ($0.serviceNs ?? 0) })
+                    #expect(outcome.progress.late == 0 || lags[199] > 0)
+                }
+            }
+        }
+    }
+
+    @Test func speedFollowsTheCapturedGaps() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let times: [Int64] = [0, 100_000_000, 300_000_000]
+                let db = try makeCapture(dir, paths: ["/a", "/b", "/c"], captureTimes: times)
+                let config = ReplayConfiguration(
+                    run: "s", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .speed(2))
+                _ = try await replay(db, config)
+                let rows = try storedResults(db, run: "s").filter { $0.side == "baseline" }
+                #expect(rows.map(\.scheduledNs) == [0, 50_000_000, 150_000_000])
+                #expect(rows.allSatisfy { ($0.sendLagNs ?? .max) < 20_000_000 })
+            }
+        }
+    }
+
+    @Test func sidesAreSentInASeededRandomOrder() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 200))
+                var orders: [[Bool]] = []
+                for run in ["o1", "o2"] {
+                    let config = ReplayConfiguration(
+                        run: run, baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(2),
+                        seed: 7)
+                    _ = try await replay(db, config)
+                    let rows = try storedResults(db, run: run)
+                    let byExchange = Dictionary(grouping: rows, by: \.exchangeID)
+                    orders.append(byExchange.keys.sorted().map { id in
+                        let sides = byExchange[id]!
+                        let b = sides.first { $0.side == "baseline" }!, c = sides.first { $0.side == "candidate" }!
+                        return (b.latencyNs! - b.serviceNs!) <= (c.latencyNs! - c.serviceNs!)
+                    })
+                }
+                let baselineFirst = orders[0].filter { $0 }.count
+                #expect(baselineFirst > 60 && baselineFirst < 140, "baseline first in \(baselineFirst) of 200")
+                let items = RequestFeedOrder.orders(seed: 7, ids: 1...200)
+                #expect(items == RequestFeedOrder.orders(seed: 7, ids: 1...200))
+                #expect(items != RequestFeedOrder.orders(seed: 8, ids: 1...200))
+            }
+        }
+    }
+
+    @Test func everyFaultIsRecordedWithItsKindAndTheRunGoesOn() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let refused = try closedPort()
+                let db = try makeCapture(dir, paths: ["/echo", "/stall", "/reset", "/garbage", "/big", "/echo"])
+                let config = ReplayConfiguration(
+                    run: "f", baseline: try target(.baseline, a), candidate: try target(.candidate, a),
+                    secondary: try target(.secondary, refused), timing: .concurrency(2), timeoutMs: 300, maxBodyBytes: 1000)
+                let outcome = try await replay(db, config)
+                #expect(outcome.run.status == "complete")
+                let rows = try storedResults(db, run: "f")
+                let baseline = Dictionary(uniqueKeysWithValues: rows.filter { $0.side == "baseline" }.map { ($0.exchangeID, $0) })
+                #expect(baseline[1]?.status == 200)
+                #expect(baseline[2]?.error == "timeout")
+                #expect(baseline[3]?.error == "connection_reset")
+                #expect(baseline[4]?.error == "invalid_response")
+                #expect(baseline[5]?.error == "body_too_large")
+                #expect(baseline[6]?.status == 200)
+                #expect(rows.filter { $0.side == "secondary" }.allSatisfy { $0.error == "connection_refused" })
+                #expect(outcome.run.counters["error_secondary_connection_refused"] == 6)
+                #expect(outcome.run.counters["error_baseline_timeout"] == 1)
+            }
+        }
+    }
+
+    @Test func aTargetThatIsDownEndsTheRunAfterTheFailureLimit() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 500))
+                let config = ReplayConfiguration(
+                    run: "d", baseline: try target(.baseline, a), candidate: try target(.candidate, try closedPort()),
+                    timing: .concurrency(2), maxFailures: 20)
+                await #expect {
+                    _ = try await replay(db, config)
+                } throws: { error in
+                    guard case .targetDown(_, let failures, _) = error as? ShadowError else { return false }
+                    return failures >= 20
+                }
+                let stored = try storedResults(db, run: "d").count
+                #expect(stored >= 40 && stored < 1000)
+                #expect(try db.run(named: "d").status == "failed")
+            }
+        }
+    }
+
+    @Test func aSlowTargetGetsBackpressureNotUnboundedQueues() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/slow/20", count: 100))
+                let config = ReplayConfiguration(
+                    run: "bp", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .rate(1000),
+                    connections: 2)
+                let outcome = try await replay(db, config)
+                let rows = try storedResults(db, run: "bp")
+                #expect(rows.count == 200 && rows.allSatisfy { $0.status == 200 })
+                // Two lanes at 20 ms each serve 100/s: most of 1000/s must wait, and say how long.
+                #expect(outcome.progress.late > 80)
+                #expect(outcome.run.counters["late_requests"] == outcome.progress.late)
+                let worst = rows.compactMap(\.sendLagNs).max() ?? 0
+                #expect(worst > 500_000_000, "the last request waited about 1 s for a lane, got \(worst) ns")
+                #expect(rows.allSatisfy { ($0.latencyNs ?? 0) >= ($0.serviceNs ?? 0) + ($0.sendLagNs ?? 0) - 1 })
+            }
+        }
+    }
+
+    @Test func resumeContinuesWithoutSendingTwice() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/slow/2", count: 120))
+                let config = ReplayConfiguration(
+                    run: "i", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(2))
+                let stop = StopFlag()
+                let first = try await replay(db, config, stop: stop, observer: StopAfter(count: 30, flag: stop))
+                #expect(first.stoppedEarly && first.run.status == "interrupted")
+                let partial = try storedResults(db, run: "i").count
+                #expect(partial >= 60 && partial < 240)
+                let resumed = try await Replayer(database: db, configuration: config).run(resuming: first.run)
+                #expect(resumed.run.status == "complete")
+                let rows = try storedResults(db, run: "i")
+                #expect(rows.count == 240)
+                #expect(Set(rows.map { "\($0.exchangeID)/\($0.side)" }).count == 240)
+                #expect(resumed.run.counters["resumed_skipped"] == Int64(partial / 2))
+                #expect(resumed.run.counters["exchanges"] == 120)
+            }
+        }
+    }
+
+    @Test func loopWarmupAndLimit() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: ["/a", "/b", "/c"])
+                let config = ReplayConfiguration(
+                    run: "l", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(1),
+                    limit: 8, loop: true, warmup: 2)
+                let outcome = try await replay(db, config)
+                let rows = try storedResults(db, run: "l").filter { $0.side == "baseline" }
+                #expect(rows.map(\.pass) == [0, 0, 0, 1, 1, 1, 2, 2])
+                #expect(rows.filter(\.warmup).count == 2)
+                #expect(outcome.progress.sides[0].sent == 6)
+                #expect(try db.results(runID: outcome.run.id, after: ResultCursor(), limit: 100).count == 6)
+            }
+        }
+    }
+}
+
+/// Raises `flag` once `count` requests are stored.
+final class StopAfter: ReplayObserver, @unchecked Sendable {
+    private let count: Int
+    private let flag: StopFlag
+    private let lock = NSLock()
+    private var seen = 0
+
+    init(count: Int, flag: StopFlag) {
+        self.count = count
+        self.flag = flag
+    }
+
+    func recorded(side: Side, status: Int?, error: ReplayErrorKind?, latencyNs: Int64?, serviceNs: Int64?) {}
+
+    func sent(lagNs: Int64, late: Bool) {
+        lock.withLock { seen += 1 }
+        if lock.withLock({ seen }) >= count { flag.raise() }
+    }
+}
+
+/// The feed's per-request side order, for a seed.
+enum RequestFeedOrder {
+    static func orders(seed: UInt64, ids: ClosedRange<Int64>) -> [[Int]] {
+        ids.map { id in RequestFeed.sideOrder(seed: seed, exchangeID: id, pass: 0, sides: 2) }
+    }
+}
