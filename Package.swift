@@ -79,6 +79,8 @@ let package = Package(
             "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
             "ShadowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
         .executableTarget(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import NIOPosix
 import ShadowCore
 import ShadowMetrics
@@ -119,6 +120,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Replay this percentage of exchanges (stable: chosen by exchange id).", valueName: "percent"))
     var sample: Double = 100
 
+    @Option(help: ArgumentHelp("Event-loop threads for the connections (default: one per core).", valueName: "n"))
+    var threads: Int?
+
     @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDR:PORT/metrics while replaying.", valueName: "addr:port"))
     var metrics: String?
 
@@ -136,6 +140,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         guard timeoutMs > 0 else { throw ShadowError.invalidArgument(flag: "--timeout-ms", detail: "must be positive") }
         guard connectTimeoutMs > 0 else { throw ShadowError.invalidArgument(flag: "--connect-timeout-ms", detail: "must be positive") }
+        if let threads, !(1...64).contains(threads) { throw ShadowError.invalidArgument(flag: "--threads", detail: "must be between 1 and 64") }
         guard maxFailures > 0 else { throw ShadowError.invalidArgument(flag: "--max-failures", detail: "must be positive") }
         guard warmup >= 0 else { throw ShadowError.invalidArgument(flag: "--warmup", detail: "must not be negative") }
         if let limit, limit < 1 { throw ShadowError.invalidArgument(flag: "--limit", detail: "must be positive") }
@@ -181,7 +186,20 @@ struct ReplayCommand: AsyncParsableCommand {
             configuration = try makeConfiguration()
         }
         guard try database.exchangeCount(captureID: configuration.captureID) > 0 else { throw ShadowError.noCaptures(path: db) }
-        let replayer = Replayer(database: database, configuration: configuration)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads ?? System.coreCount)
+        do {
+            try await replay(database: database, configuration: configuration, resuming: resuming, group: group)
+            try? await group.shutdownGracefully()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private func replay(
+        database: ShadowDatabase, configuration: ReplayConfiguration, resuming: RunInfo?, group: MultiThreadedEventLoopGroup
+    ) async throws {
+        let replayer = Replayer(database: database, configuration: configuration, group: group)
         try await replayer.checkTargets()
         var live: (metrics: ReplayMetrics, endpoint: MetricsEndpoint)?
         if let metrics {
