@@ -33,15 +33,17 @@ import Testing
             let port = try freePort()
             let replay = Harness.process(Harness.shadowdiff, [
                 "replay", "--db", db, "--baseline", baseline.url, "--candidate", candidate.url, "--run", "m",
-                "--rate", "200", "--loop", "--duration", "4", "--warmup", "10", "--metrics", "127.0.0.1:\(port)",
+                "--rate", "200", "--loop", "--duration", "5", "--warmup", "10", "--metrics", "127.0.0.1:\(port)",
             ])
             let out = Pipe()
             replay.standardOutput = out
             replay.standardError = FileHandle.nullDevice
             try replay.run()
+            // Scrape until a result shows up (a loaded machine may take seconds to start the run).
             var scraped = ""
-            for _ in 0..<30 where !scraped.contains("shadowdiff_replay_requests_total{") {
-                try await Task.sleep(for: .milliseconds(200))
+            let deadline = Date().addingTimeInterval(40)
+            while replay.isRunning && Date() < deadline && !scraped.contains("shadowdiff_replay_requests_total{") {
+                usleep(250_000)  // not Task.sleep: other tests may hold every cooperative thread
                 scraped = try Harness.run("/usr/bin/curl", ["-s", "--max-time", "2", "http://127.0.0.1:\(port)/metrics"]).stdout
             }
             #expect(Harness.reap(replay, within: 30))
@@ -72,13 +74,19 @@ import Testing
             let stopping = try RunningBidder(build: "candidate")
             let replay = Harness.process(Harness.shadowdiff, [
                 "replay", "--db", db, "--baseline", baseline.url, "--candidate", stopping.url, "--run", "d2",
-                "--rate", "40", "--max-failures", "5",
+                "--rate", "20", "--max-failures", "5",
             ])
             let err = Pipe()
             replay.standardError = err
             replay.standardOutput = FileHandle.nullDevice
             try replay.run()
-            try await Task.sleep(for: .seconds(1))
+            // Stop the candidate once the run is under way (104 requests at 20/s take 5 s).
+            let deadline = Date().addingTimeInterval(40)
+            while replay.isRunning && Date() < deadline {
+                let rows = try Harness.run("/usr/bin/sqlite3", [db, "SELECT count(*) FROM results WHERE side = 'candidate'"]).stdout
+                if (Int(rows.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) >= 5 { break }
+                usleep(100_000)
+            }
             stopping.stop()
             #expect(Harness.reap(replay, within: 30))
             let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
