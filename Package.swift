@@ -47,7 +47,6 @@ let package = Package(
             "ShadowCore", "ShadowStore", "ShadowHTTP1", "CShadowSys",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
         ]),
         // Live Prometheus metrics (swift-metrics with the swift-prometheus backend) and their HTTP endpoint.
@@ -104,7 +103,6 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOHTTP1", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
         .testTarget(name: "ShadowHTTP1Tests", dependencies: [

@@ -116,7 +116,14 @@ public struct Replayer: Sendable {
         do {
             var all = try recorder.finish()
             all.merge(feed.skipped)
-            if resuming != nil { all.merge(run.counters) }
+            if resuming != nil {
+                // Counts add up over the sessions of a resumed run; the largest lag is the larger one.
+                let lagMax = max(all["send_lag_max_ns"], run.counters["send_lag_max_ns"])
+                all.merge(run.counters)
+                var values = all.values
+                values["send_lag_max_ns"] = lagMax > 0 ? lagMax : nil
+                all = Counters(values)
+            }
             counters = all
         } catch {
             try? database.finishRun(id: run.id, counters: run.counters, status: "failed")
@@ -203,6 +210,11 @@ final class Dispatcher: @unchecked Sendable {
                 if let durationNs, UInt64(due) >= durationNs { break }
                 item.scheduledNs = due
                 item.dueNs = started + UInt64(due)
+                // Long gaps (--speed over a quiet capture) are slept in slices, so a stop is seen.
+                while !stop.isRaised, MonotonicClock.now() + 100_000_000 < started + UInt64(due) {
+                    pacer.wait(until: MonotonicClock.now() + 50_000_000)
+                }
+                if stop.isRaised { break }
                 pacer.wait(until: started + UInt64(due))
             }
             item.warmup = sent < configuration.warmup

@@ -52,7 +52,8 @@ public struct ReplayProgress: Sendable {
 ///
 /// Contract: `submit` never blocks (event loops call it); the dispatcher calls `waitForRoom` before
 /// each send, so the queue holds at most `backlog` records plus one per lane. Each record's sides
-/// are written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`.
+/// are written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
+/// so does a store failure, whose records are counted (`result_store_failed`) and the run ends.
 final class ResultRecorder: @unchecked Sendable {
     private let database: ShadowDatabase
     private let runID: Int64
@@ -172,7 +173,10 @@ final class ResultRecorder: @unchecked Sendable {
             do {
                 try database.insertResults(runID: runID, rows)
             } catch {
-                lock.withLock { failure = failure ?? error }
+                lock.withLock {
+                    failure = failure ?? error
+                    counters.add("result_store_failed", Int64(batch.count))
+                }
                 abortReason = abortReason ?? .io(path: database.path, detail: "cannot store replay results: \(error)")
                 continue
             }

@@ -64,8 +64,11 @@ final class TestTargetHandler: ChannelInboundHandler, @unchecked Sendable {
         var out = ByteBuffer(string: head + "\r\n")
         out.writeBytes(body)
         let close = path == "/close"
-        let write = { [context] in
-            context.writeAndFlush(NIOAny(out)).whenComplete { _ in if close { context.close(promise: nil) } }
+        let response = out
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        let write: @Sendable () -> Void = {
+            let context = bound.value
+            context.writeAndFlush(NIOAny(response)).whenComplete { _ in if close { bound.value.close(promise: nil) } }
         }
         if path.hasPrefix("/slow/"), let ms = Int64(path.dropFirst("/slow/".count)) {
             context.eventLoop.scheduleTask(in: .milliseconds(ms)) { write() }
