@@ -122,12 +122,14 @@ public struct Replayer: Sendable {
                 all.merge(run.counters)
                 var values = all.values
                 values["send_lag_max_ns"] = lagMax > 0 ? lagMax : nil
+                // Each session's feed counts the whole capture's skipped exchanges again.
+                for (name, value) in feed.skipped.values where name.hasPrefix("skipped_") { values[name] = value }
                 all = Counters(values)
             }
             counters = all
         } catch {
             try? database.finishRun(id: run.id, counters: run.counters, status: "failed")
-            throw error
+            throw recorder.abortReason ?? error
         }
         let final = progress()
         onProgress(final)
