@@ -68,6 +68,6 @@ verdict=met; [ "$all_kb" -le $((150 * 1024)) ] || verdict="NOT met"
 printf -- "- goal peak RSS <= 150 MB for %s exchanges: **%s** (%.0f MB; %+.0f MB over the %s-exchange run)\n" \
     "$(thousands "$N")" "$verdict" "$(echo "$all_kb / 1024" | bc -l)" "$(echo "($all_kb - $small_kb) / 1024" | bc -l)" "$(thousands "$SMALL")"
 [ "$all_ex" -eq "$N" ] || echo "- **only $all_ex of $N exchanges were answered on both sides**"
-echo "- replay errors: $(count_errors "$work/big.db" all)"
+echo "- replay errors: --limit run: $(count_errors "$work/big.db" small); full run: $(count_errors "$work/big.db" all)"
 echo "- replay: \`/usr/bin/time -v shadowdiff replay --db DB --baseline http://127.0.0.1:$port_a --candidate http://127.0.0.1:$port_b --run all --concurrency $CONNS\`"
 echo "- database: \`bash bench/lib/make-replay-db.sh DB $N\`"

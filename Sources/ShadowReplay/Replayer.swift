@@ -37,10 +37,18 @@ public struct Replayer: Sendable {
     public let configuration: ReplayConfiguration
     let group: EventLoopGroup
 
+    /// Records the store may fall behind before the dispatcher waits (tests make it small).
+    let storeBacklog: Int?
+
     public init(database: ShadowDatabase, configuration: ReplayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.init(database: database, configuration: configuration, group: group, storeBacklog: nil)
+    }
+
+    init(database: ShadowDatabase, configuration: ReplayConfiguration, group: EventLoopGroup, storeBacklog: Int?) {
         self.database = database
         self.configuration = configuration
         self.group = group
+        self.storeBacklog = storeBacklog
     }
 
     /// Connects once to every target; throws `ShadowError.targetUnreachable` naming the first
@@ -83,7 +91,7 @@ public struct Replayer: Sendable {
         let lanes = max(1, config.connections)
         let recorder = ResultRecorder(
             database: database, runID: run.id, targets: config.targets, maxFailures: config.maxFailures,
-            backlog: max(4096, lanes * 4), lanes: lanes, observer: observer)
+            backlog: storeBacklog ?? max(4096, lanes * 4), lanes: lanes, observer: observer)
         let feed = RequestFeed(database: database, configuration: config, resumeRunID: resuming?.id)
         let board = LaneBoard(capacity: lanes)
         let settings = LaneSettings(

@@ -51,7 +51,7 @@ public struct ReplayProgress: Sendable {
 /// Stores replay records in batches on its own thread and keeps the run's figures.
 ///
 /// Contract: `submit` never blocks (event loops call it); the dispatcher calls `waitForRoom` before
-/// each send, so the queue holds at most `backlog` records plus one per lane. Each record's sides
+/// each send, so the queue holds at most `backlog` records plus two per lane (in flight, waiting). Each record's sides
 /// are written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
 /// so does a store failure, whose records are counted (`result_store_failed`) and the run ends.
 final class ResultRecorder: @unchecked Sendable {
@@ -92,7 +92,9 @@ final class ResultRecorder: @unchecked Sendable {
         self.maxFailures = maxFailures
         self.observer = observer
         self.backlog = backlog
-        queue = BoundedQueue(capacity: backlog + lanes + 1)
+        // Past the dispatcher's check come at most one record per lane in flight and one per item
+        // waiting on the board for a lane.
+        queue = BoundedQueue(capacity: backlog + 2 * lanes + 1)
         stats = targets.map { target in
             SideStats(figures: SideFigures(side: target.side, latency: LatencyFigures(count: 0), service: LatencyFigures(count: 0)))
         }

@@ -315,6 +315,9 @@ enum ReplayText {
         let skipped = outcome.run.counters.values.filter { $0.key.hasPrefix("skipped_") || $0.key == "resumed_skipped" }
             .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
         if !skipped.isEmpty { text += "  skipped    \(skipped.joined(separator: ", "))\n" }
+        let lost = ["result_queue_full", "result_store_failed"].filter { outcome.run.counters[$0] > 0 }
+            .map { "\($0) \(outcome.run.counters[$0])" }
+        if !lost.isEmpty { text += "  NOT STORED \(lost.joined(separator: ", ")) (answered, but their results were not stored)\n" }
         return text
     }
 

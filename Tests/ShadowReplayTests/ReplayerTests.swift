@@ -1,5 +1,7 @@
 import Foundation
+import GRDB
 import NIOCore
+import NIOPosix
 import ShadowCore
 import ShadowStore
 import Testing
@@ -169,6 +171,25 @@ import Testing
         }
     }
 
+    @Test func aStoreThatFallsBehindHoldsTheDispatcherAndLosesNothing() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 2000))
+                let config = ReplayConfiguration(
+                    run: "sb", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(16))
+                // Once results flow, another connection holds SQLite's write lock for 0.5 s: the
+                // recorder waits on it (within its busy timeout) while the lanes keep finishing.
+                let holder = LockHolder(path: dir + "/replay.db", seconds: 0.5)
+                let outcome = try await Replayer(
+                    database: db, configuration: config, group: MultiThreadedEventLoopGroup.singleton, storeBacklog: 1
+                ).run(observer: holder)
+                #expect(holder.held)
+                #expect(outcome.run.counters["result_queue_full"] == 0)
+                #expect(try storedResults(db, run: "sb").count == 4000)
+            }
+        }
+    }
+
     @Test func resumeContinuesWithoutSendingTwice() async throws {
         try await withTemporaryDirectory { dir in
             try await withTestTarget { a in
@@ -206,6 +227,47 @@ import Testing
                 #expect(try db.results(runID: outcome.run.id, after: ResultCursor(), limit: 100).count == 6)
             }
         }
+    }
+}
+
+/// On the first stored request, holds SQLite's write lock from another connection for a while.
+final class LockHolder: ReplayObserver, @unchecked Sendable {
+    private let path: String
+    private let seconds: Double
+    private let lock = NSLock()
+    private var started = false
+    private var done = false
+
+    init(path: String, seconds: Double) {
+        self.path = path
+        self.seconds = seconds
+    }
+
+    var held: Bool { lock.withLock { done } }
+
+    func recorded(side: Side, status: Int?, error: ReplayErrorKind?, latencyNs: Int64?, serviceNs: Int64?) {}
+
+    func sent(lagNs: Int64, late: Bool) {
+        guard lock.withLock({ () -> Bool in
+            defer { started = true }
+            return !started
+        }) else { return }
+        let ready = DispatchSemaphore(value: 0)
+        Thread { [self] in
+            do {
+                let queue = try DatabaseQueue(path: path)
+                try queue.inDatabase { db in
+                    try db.execute(sql: "BEGIN IMMEDIATE")
+                    ready.signal()
+                    Thread.sleep(forTimeInterval: seconds)
+                    try db.execute(sql: "COMMIT")
+                }
+                lock.withLock { done = true }
+            } catch {
+                ready.signal()
+            }
+        }.start()
+        ready.wait()
     }
 }
 
