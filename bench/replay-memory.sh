@@ -19,9 +19,7 @@ build_shadowdiff
 . bench/lib/replay.sh
 work=$(mktemp -d /tmp/shadowdiff-replay-mem.XXXXXX)
 trap stop_all EXIT
-base=$((20000 + RANDOM % 10000)); port_a=$base; port_b=$((base + 1))
-start_nginx "$work/nginx-baseline" "$port_a" 1
-start_nginx "$work/nginx-candidate" "$port_b" 1
+start_target_nginx "$work"
 
 make_start=$(date +%s.%N)
 SHADOWDIFF=$bin/shadowdiff bash bench/lib/make-replay-db.sh "$work/big.db" "$N" >&2

@@ -27,9 +27,7 @@ build_shadowdiff
 . bench/lib/replay.sh
 work=$(mktemp -d /tmp/shadowdiff-replay-tp.XXXXXX)
 trap stop_all EXIT
-base=$((20000 + RANDOM % 10000)); port_a=$base; port_b=$((base + 1))
-start_nginx "$work/nginx-baseline" "$port_a" 1
-start_nginx "$work/nginx-candidate" "$port_b" 1
+start_target_nginx "$work"
 sample_db "$work/sample.db"
 exchanges=$(sqlite3 "$work/sample.db" "SELECT count(*) FROM exchanges")
 

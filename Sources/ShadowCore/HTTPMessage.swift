@@ -49,7 +49,10 @@ public struct RecordedRequest: Sendable, Hashable {
     }
 
     /// The path without the query string.
-    public var path: Substring {
+    public var path: Substring { Self.path(of: target) }
+
+    /// The path of a request target, without its query string.
+    public static func path(of target: String) -> Substring {
         target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
     }
 }

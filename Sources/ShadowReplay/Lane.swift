@@ -64,6 +64,7 @@ final class Lane: @unchecked Sendable {
             connection.handler.begin(
                 item.requests[side], kind: item.kind, maxBodyBytes: settings.maxBodyBytes, timeout: settings.timeout
             ) { [self] outcome in
+                // No response byte before the reset: the server had closed the kept-alive connection.
                 if retry && outcome.error == .connectionReset && outcome.firstByteNs == nil {
                     connections[side] = nil
                     send(side, retry: false)

@@ -3,26 +3,19 @@ import ShadowCore
 /// Which stored exchanges a run replays. Pure and stable: an exchange's sampling decision depends
 /// on its id only, so runs with the same `samplePercent` replay the same exchanges.
 public struct RequestSelection: Sendable, Codable, Equatable {
-    /// Upper-case methods replayed; empty replays every method.
-    public var methods: Set<String> = []
-    /// When non-empty, only paths starting with one of these are replayed.
-    public var pathPrefixes: [String] = []
+    public var filter: RequestFilter
     /// Percentage of exchanges replayed, 0 < p ≤ 100.
-    public var samplePercent: Double = 100
+    public var samplePercent: Double
 
-    public init(methods: Set<String> = [], pathPrefixes: [String] = [], samplePercent: Double = 100) {
-        self.methods = methods
-        self.pathPrefixes = pathPrefixes
+    public init(filter: RequestFilter = RequestFilter(), samplePercent: Double = 100) {
+        self.filter = filter
         self.samplePercent = samplePercent
     }
 
     /// Why the exchange is skipped (`filtered_out`, `not_sampled`), or nil when it is replayed.
     public func exclusion(id: Int64, method: String, path: Substring) -> DropReason? {
-        if !methods.isEmpty && !methods.contains(method.uppercased()) { return .filteredOut }
-        if !pathPrefixes.isEmpty && !pathPrefixes.contains(where: { path.hasPrefix($0) }) { return .filteredOut }
-        guard samplePercent < 100 else { return nil }
-        var mix = SplitMix64(seed: UInt64(bitPattern: id))
-        return Double(mix.next() % 10_000) < samplePercent * 100 ? nil : .notSampled
+        guard filter.admits(method: method, path: path) else { return .filteredOut }
+        return StableSample.includes(String(id), percent: samplePercent) ? nil : .notSampled
     }
 }
 

@@ -82,6 +82,7 @@ final class ResultRecorder: @unchecked Sendable {
         var latency = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
         var service = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
         var failuresInARow = 0
+        var warmup: Int64 = 0
     }
 
     init(database: ShadowDatabase, runID: Int64, targets: [ReplayTarget], maxFailures: Int, backlog: Int, lanes: Int,
@@ -141,6 +142,7 @@ final class ResultRecorder: @unchecked Sendable {
             for side in stats {
                 let name = side.figures.side.rawValue
                 result.add("sent_\(name)", side.figures.sent)
+                if side.warmup > 0 { result.add("warmup_\(name)", side.warmup) }
                 for (kind, n) in side.figures.errors { result.add("error_\(name)_\(kind.rawValue)", n) }
             }
             return result
@@ -182,7 +184,7 @@ final class ResultRecorder: @unchecked Sendable {
                 abortReason = abortReason ?? .io(path: database.path, detail: "cannot store replay results: \(error)")
                 continue
             }
-            account(batch)
+            account(batch, rows: rows)
         }
     }
 
@@ -206,43 +208,42 @@ final class ResultRecorder: @unchecked Sendable {
         }
     }
 
-    private func account(_ batch: [ReplayRecord]) {
+    /// Updates the figures from stored rows: `rows` holds one row per side of each record, in order.
+    private func account(_ batch: [ReplayRecord], rows: [ResultRow]) {
         lock.lock()
         defer { lock.unlock() }
-        for record in batch {
+        let sides = targets.count
+        for (n, record) in batch.enumerated() {
+            let recordRows = rows[(n * sides)..<((n + 1) * sides)]
             done += 1
-            let lagNs = record.outcomes.map { Int64(bitPattern: $0.sentNs) - Int64(bitPattern: record.intendedNs) }.min() ?? 0
+            let lagNs = recordRows.compactMap(\.sendLagNs).min() ?? 0
             if record.item.waited { late += 1 }
             if !record.item.warmup { _ = lag.record(UInt64(max(1, lagNs))) }
             observer?.sent(lagNs: lagNs, late: record.item.waited)
-            for (index, outcome) in record.outcomes.enumerated() {
-                let latency = outcome.lastByteNs.map { Int64(bitPattern: $0) - Int64(bitPattern: record.intendedNs) }
-                let service = outcome.lastByteNs.map { Int64(bitPattern: $0) - Int64(bitPattern: outcome.sentNs) }
+            for (index, row) in zip(0..., recordRows) {
                 // In place: a copy of the stats would copy their histograms on every record.
-                if let error = outcome.error {
+                if let error = row.error {
                     stats[index].failuresInARow += 1
                     if stats[index].failuresInARow >= maxFailures && abort == nil {
                         abort = .targetDown(
-                            url: targets[index].url, failures: stats[index].failuresInARow, detail: outcome.message ?? error.rawValue)
+                            url: targets[index].url, failures: stats[index].failuresInARow, detail: row.errorMessage ?? error.rawValue)
                     }
                 } else {
                     stats[index].failuresInARow = 0
                 }
-                if record.item.warmup {
-                    counters.add("warmup_\(targets[index].side.rawValue)")
+                if row.warmup {
+                    stats[index].warmup += 1
                 } else {
                     stats[index].figures.sent += 1
-                    if let error = outcome.error {
+                    if let error = row.error {
                         stats[index].figures.errors[error, default: 0] += 1
                     } else {
                         stats[index].figures.responses += 1
-                        if let latency { _ = stats[index].latency.record(UInt64(max(1, latency))) }
-                        if let service { _ = stats[index].service.record(UInt64(max(1, service))) }
+                        if let latency = row.latencyNs { _ = stats[index].latency.record(UInt64(max(1, latency))) }
+                        if let service = row.serviceNs { _ = stats[index].service.record(UInt64(max(1, service))) }
                     }
                 }
-                observer?.recorded(
-                    side: targets[index].side, status: outcome.error == nil ? outcome.status : nil, error: outcome.error,
-                    latencyNs: latency, serviceNs: service)
+                observer?.recorded(side: row.side, status: row.status, error: row.error, latencyNs: row.latencyNs, serviceNs: row.serviceNs)
             }
         }
     }

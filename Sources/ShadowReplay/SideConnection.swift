@@ -32,9 +32,6 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private var pending: Pending?
     private var context: ChannelHandlerContext?
     private(set) var isReusable = true
-    /// Whether any response byte arrived for the request in flight (a reset before that, on a
-    /// kept-alive connection, is the server closing it while idle: worth one retry).
-    private(set) var answered = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -53,7 +50,6 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
             return
         }
         framer.answering = kind
-        answered = false
         var outcome = SideOutcome()
         outcome.sentNs = MonotonicClock.now()
         pending = Pending(outcome: outcome, maxBodyBytes: maxBodyBytes, timer: nil, onDone: onDone)
@@ -69,8 +65,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
             retire()
             return
         }
-        if !answered {
-            answered = true
+        if pending?.outcome.firstByteNs == nil {
             pending?.outcome.firstByteNs = MonotonicClock.now()
         }
         do {

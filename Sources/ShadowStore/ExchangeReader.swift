@@ -15,8 +15,7 @@ extension ShadowDatabase {
     public func exchanges(captureID: Int64?, afterID: Int64, limit: Int) throws -> [StoredExchange] {
         try pool.read { db in
             let sql = """
-                SELECT e.*, b.request_version, b.request_headers, b.request_body, b.prod_headers, b.prod_body
-                FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
+                \(Self.selectExchanges)
                 WHERE e.id > ? \(captureID == nil ? "" : "AND e.capture_id = ?")
                 ORDER BY e.id LIMIT ?
                 """
@@ -31,6 +30,22 @@ extension ShadowDatabase {
     public func exchange(id: Int64) throws -> StoredExchange? {
         try exchanges(captureID: nil, afterID: id - 1, limit: 1).first.flatMap { $0.id == id ? $0 : nil }
     }
+
+    /// The exchanges with these ids, by id (ids not stored are missing).
+    public func exchanges(ids: Set<Int64>) throws -> [Int64: StoredExchange] {
+        guard !ids.isEmpty else { return [:] }
+        return try pool.read { db in
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            let rows = try Row.fetchAll(
+                db, sql: "\(Self.selectExchanges) WHERE e.id IN (\(marks))", arguments: StatementArguments(Array(ids)))
+            return Dictionary(uniqueKeysWithValues: rows.map(Self.storedExchange).map { ($0.id, $0) })
+        }
+    }
+
+    private static let selectExchanges = """
+        SELECT e.*, b.request_version, b.request_headers, b.request_body, b.prod_headers, b.prod_body
+        FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
+        """
 
     private static func storedExchange(_ row: Row) -> StoredExchange {
         let request = RecordedRequest(
@@ -74,9 +89,7 @@ public struct StoredRequest: Sendable {
     }
 
     /// The path without the query string.
-    public var path: Substring {
-        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-    }
+    public var path: Substring { RecordedRequest.path(of: target) }
 }
 
 extension ShadowDatabase {

@@ -35,14 +35,13 @@ extension ShadowDatabase {
                 ORDER BY r.pass, r.exchange_id
                 """, arguments: [runID, runID, cursor.pass, cursor.exchangeID, limit])
         }
+        let exchanges = try self.exchanges(ids: Set(rows.map { $0["exchange_id"] as Int64 }))
         var sets: [ResultSet] = []
-        var exchanges: [Int64: StoredExchange] = [:]
         for row in rows {
             guard let side = Side(rawValue: row["side"]) else { continue }
             let id: Int64 = row["exchange_id"]
             let pass: Int = row["pass"]
             if sets.last.map({ $0.pass != pass || $0.exchange.id != id }) ?? true {
-                if exchanges[id] == nil, let stored = try exchange(id: id) { exchanges[id] = stored }
                 guard let stored = exchanges[id] else { continue }
                 sets.append(ResultSet(exchange: stored, pass: pass, results: [:]))
             }

@@ -17,12 +17,8 @@ public struct RecordingPolicy: Sendable {
     /// Percentage of requests recorded, 0 < p ≤ 100.
     public var samplePercent: Double = 100
     public var sampleKey: SampleKey = .connection
-    /// Upper-case methods recorded; empty records every method.
-    public var methods: Set<String> = []
-    /// When non-empty, only paths starting with one of these are recorded.
-    public var pathPrefixes: [String] = []
-    /// Paths starting with one of these are never recorded.
-    public var excludedPathPrefixes: [String] = []
+    /// Which methods and paths are recorded.
+    public var filter = RequestFilter()
     /// Lower-case names of headers whose values are replaced by `redactedValue` in the record.
     public var redactedHeaders: Set<String> = []
     public static let redactedValue = "[redacted]"
@@ -32,10 +28,7 @@ public struct RecordingPolicy: Sendable {
     /// Why a request is not recorded, or nil when it is.
     /// `header` looks a request header up by name, case-insensitively.
     public func exclusion(method: String, target: String, header: (String) -> String?, connectionKey: String) -> DropReason? {
-        if !methods.isEmpty && !methods.contains(method.uppercased()) { return .filteredOut }
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        if !pathPrefixes.isEmpty && !pathPrefixes.contains(where: { path.hasPrefix($0) }) { return .filteredOut }
-        if excludedPathPrefixes.contains(where: { path.hasPrefix($0) }) { return .filteredOut }
+        guard filter.admits(method: method, path: RecordedRequest.path(of: target)) else { return .filteredOut }
         guard samplePercent < 100 else { return nil }
         var key = connectionKey
         if case .header(let name) = sampleKey, let value = header(name) { key = value }
@@ -44,7 +37,7 @@ public struct RecordingPolicy: Sendable {
 
     /// Whether requests whose sample key is `key` fall in the sample.
     public func samples(key: String) -> Bool {
-        Self.bucket(of: key) < Int(samplePercent * 100)
+        StableSample.includes(key, percent: samplePercent)
     }
 
     /// `headers` with redacted values, and how many were redacted.
@@ -57,15 +50,5 @@ public struct RecordingPolicy: Sendable {
             return HeaderField(field.name, Self.redactedValue)
         }
         return (result, redacted)
-    }
-
-    /// A stable bucket in 0..<10_000: FNV-1a over the key's UTF-8 bytes, finished with SplitMix64.
-    static func bucket(of key: String) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
-        }
-        var mix = SplitMix64(seed: hash)
-        return Int(mix.next() % 10_000)
     }
 }

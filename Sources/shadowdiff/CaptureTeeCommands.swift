@@ -177,9 +177,8 @@ struct TeeOptions: ParsableArguments {
         } else {
             throw ValidationError("--sample-key \(sampleKey): expected 'connection' or 'header:NAME'")
         }
-        policy.methods = Set(methods.map { $0.uppercased() })
-        policy.pathPrefixes = pathPrefixes
-        policy.excludedPathPrefixes = excludedPathPrefixes
+        policy.filter = RequestFilter(
+            methods: Set(methods.map { $0.uppercased() }), pathPrefixes: pathPrefixes, excludedPathPrefixes: excludedPathPrefixes)
         policy.redactedHeaders = Set(redactedHeaders.map { $0.lowercased() })
         return policy
     }

@@ -117,6 +117,9 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(name: .customLong("path-prefix"), help: ArgumentHelp("Replay only paths starting with this. Repeatable.", valueName: "prefix"))
     var pathPrefixes: [String] = []
 
+    @Option(name: .customLong("exclude-path-prefix"), help: ArgumentHelp("Never replay paths starting with this. Repeatable.", valueName: "prefix"))
+    var excludedPathPrefixes: [String] = []
+
     @Option(help: ArgumentHelp("Replay this percentage of exchanges (stable: chosen by exchange id).", valueName: "percent"))
     var sample: Double = 100
 
@@ -259,7 +262,11 @@ struct ReplayCommand: AsyncParsableCommand {
             timing: timing, connections: connections, durationSeconds: duration, limit: limit, loop: loop, warmup: warmup,
             maxRate: maxRate, timeoutMs: timeoutMs, connectTimeoutMs: connectTimeoutMs, maxBodyBytes: maxBodyBytes,
             maxFailures: maxFailures, captureID: capture, seed: seed,
-            selection: RequestSelection(methods: Set(methods.map { $0.uppercased() }), pathPrefixes: pathPrefixes, samplePercent: sample),
+            selection: RequestSelection(
+                filter: RequestFilter(
+                    methods: Set(methods.map { $0.uppercased() }), pathPrefixes: pathPrefixes,
+                    excludedPathPrefixes: excludedPathPrefixes),
+                samplePercent: sample),
             rewrite: rewrite)
     }
 }

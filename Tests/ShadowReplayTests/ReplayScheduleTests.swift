@@ -63,10 +63,11 @@ import Testing
     }
 
     @Test func selectionFiltersAndSamplesStably() {
-        let selection = RequestSelection(methods: ["GET"], pathPrefixes: ["/v1"])
+        let selection = RequestSelection(filter: RequestFilter(methods: ["GET"], pathPrefixes: ["/v1"], excludedPathPrefixes: ["/v1/status"]))
         #expect(selection.exclusion(id: 1, method: "POST", path: "/v1/bid") == .filteredOut)
         #expect(selection.exclusion(id: 1, method: "get", path: "/v2/bid") == .filteredOut)
         #expect(selection.exclusion(id: 1, method: "GET", path: "/v1/bid") == nil)
+        #expect(selection.exclusion(id: 1, method: "GET", path: "/v1/status") == .filteredOut)
         let sample = RequestSelection(samplePercent: 25)
         let kept = (1...10_000).filter { sample.exclusion(id: Int64($0), method: "GET", path: "/") == nil }
         #expect(kept.count > 2_300 && kept.count < 2_700)

@@ -25,8 +25,8 @@ import Testing
         larger.samplePercent = 50
         #expect(chosen.allSatisfy { larger.samples(key: $0) })
         // Pinned buckets: the hash is part of the contract (a sample must be the same on every host).
-        #expect(RecordingPolicy.bucket(of: "") == RecordingPolicy.bucket(of: ""))
-        #expect((0..<100).map { RecordingPolicy.bucket(of: "k\($0)") }.allSatisfy { (0..<10_000).contains($0) })
+        #expect(StableSample.bucket(of: "") == StableSample.bucket(of: ""))
+        #expect((0..<100).map { StableSample.bucket(of: "k\($0)") }.allSatisfy { (0..<10_000).contains($0) })
     }
 
     @Test func aHeaderKeySharesTheDecisionAndFallsBackToTheConnection() {
@@ -44,9 +44,7 @@ import Testing
 
     @Test func methodAndPathFiltersExcludeBeforeSampling() {
         var policy = RecordingPolicy()
-        policy.methods = ["POST"]
-        policy.pathPrefixes = ["/openrtb2/"]
-        policy.excludedPathPrefixes = ["/openrtb2/status"]
+        policy.filter = RequestFilter(methods: ["POST"], pathPrefixes: ["/openrtb2/"], excludedPathPrefixes: ["/openrtb2/status"])
         #expect(exclusion(policy, "POST", "/openrtb2/auction?x=1") == nil)
         #expect(exclusion(policy, "post", "/openrtb2/auction") == nil)
         #expect(exclusion(policy, "GET", "/openrtb2/auction") == .filteredOut)

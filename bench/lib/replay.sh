@@ -90,3 +90,13 @@ us() {
 thousands() {
     LC_ALL=C printf "%.0f" "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'
 }
+
+# start_target_nginx WORK: two nginx (one worker each) on free-ish ports as baseline and candidate;
+# sets port_a and port_b.
+start_target_nginx() {
+    local base=$((20000 + RANDOM % 10000))
+    port_a=$base
+    port_b=$((base + 1))
+    start_nginx "$1/nginx-baseline" "$port_a" 1
+    start_nginx "$1/nginx-candidate" "$port_b" 1
+}
