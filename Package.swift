@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", exact: "1.35.2"),
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -65,9 +66,13 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
         ]),
-        // Decision extraction, structural JSON diff, latency statistics, content decoding.
+        // Pure statistics for paired latency samples: percentiles, Wilcoxon signed-rank,
+        // Hodges-Lehmann, paired bootstrap, Holm. Checked against SciPy (fixtures/stats).
+        .target(name: "ShadowStats"),
+        // Rules, decision extraction, structural JSON diff, noise, latency verdicts, content decoding.
         .target(name: "ShadowDiff", dependencies: [
-            "ShadowCore",
+            "ShadowCore", "ShadowStats",
+            .product(name: "Yams", package: "Yams"),
             .product(name: "Histogram", package: "hdrhistogram-swift"),
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -105,6 +110,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
+        .testTarget(name: "ShadowStatsTests", dependencies: ["ShadowStats"]),
         .testTarget(name: "ShadowHTTP1Tests", dependencies: [
             "ShadowHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),
