@@ -1,56 +1,102 @@
-/// What a bidder decided for one impression.
-public struct ImpressionDecision: Sendable, Hashable {
-    /// The winning bid for the impression within the response, nil for no-bid.
-    public var bid: Bid?
-
-    public struct Bid: Sendable, Hashable {
-        public var price: Double
-        public var crid: String?
-        /// Sorted, so order within the array does not count as a difference.
-        public var adomain: [String]
-        public var dealid: String?
-        public var seat: String?
-        public var currency: String
-    }
+/// What a bidder bid for one impression: the fields a decision is compared on.
+public struct Bid: Sendable, Hashable {
+    public var price: Double
+    public var crid: String?
+    /// Sorted, so order within the array does not count as a difference.
+    public var adomain: [String]
+    public var dealid: String?
+    public var cat: [String]
+    public var attr: [String]
+    public var seat: String?
+    public var currency: String
 }
 
-/// Extracts OpenRTB 2.5/2.6 decisions from a bid request and a bid response.
+/// Extracts OpenRTB 2.5/2.6 decisions from a bid response.
 ///
 /// No-bid is HTTP 204, an empty body, a body without `seatbid` or with an empty one, or a
-/// body carrying `nbr`. Per-response noise (`id`, `bidid`, bid `id`, `ext`, timestamps) is not
-/// part of a decision. When a response holds several bids for one impression, the highest
-/// price wins.
+/// body carrying `nbr` without bids. Per-response noise (`id`, `bidid`, bid `id`, `ext`, markup,
+/// timestamps) is not part of a decision. When a response holds several bids for one
+/// impression, the highest price wins. Impressions the response does not bid on are no-bids,
+/// so two responses are compared over the union of the impressions they bid on.
 public enum DecisionExtractor {
-    /// Impression ids of a bid request, in order; nil when `request` is not an OpenRTB bid request.
-    public static func impressionIDs(request: JSONValue?) -> [String]? {
-        guard let imps = request?["imp"]?.arrayValue else { return nil }
-        return imps.enumerated().map { i, imp in imp["id"]?.stringValue ?? imp["id"].map { $0.preview() } ?? "\(i + 1)" }
+    /// Whether `request` is an OpenRTB bid request: a JSON object with an `imp` array.
+    public static func isBidRequest(_ request: JSONValue?) -> Bool {
+        request?["imp"]?.arrayValue != nil
     }
 
-    /// Decision per impression id: every impression of the request, plus any impression id the
-    /// response bids on that the request did not name.
-    public static func decisions(impressionIDs: [String], status: Int, body: JSONValue?) -> [String: ImpressionDecision] {
-        var out: [String: ImpressionDecision] = [:]
-        for id in impressionIDs { out[id] = ImpressionDecision(bid: nil) }
-        guard status == 200, let body, body["nbr"] == nil || body["seatbid"]?.arrayValue?.isEmpty == false else {
-            return out
-        }
+    /// The winning bid per impression id; impressions without a bid are absent.
+    public static func bids(status: Int, body: JSONValue?) -> [String: Bid] {
+        guard status == 200, let body, let seatbids = body["seatbid"]?.arrayValue else { return [:] }
         let currency = body["cur"]?.stringValue ?? "USD"
-        for seatbid in body["seatbid"]?.arrayValue ?? [] {
+        var out: [String: Bid] = [:]
+        for seatbid in seatbids {
             let seat = seatbid["seat"]?.stringValue
-            for bid in seatbid["bid"]?.arrayValue ?? [] {
-                guard let impid = bid["impid"]?.stringValue else { continue }
-                let candidate = ImpressionDecision.Bid(
-                    price: bid["price"]?.numberValue ?? 0,
-                    crid: bid["crid"]?.stringValue,
-                    adomain: (bid["adomain"]?.arrayValue ?? []).compactMap(\.stringValue).sorted(),
-                    dealid: bid["dealid"]?.stringValue,
+            for item in seatbid["bid"]?.arrayValue ?? [] {
+                guard let impid = item["impid"].map({ $0.stringValue ?? $0.preview() }) else { continue }
+                let bid = Bid(
+                    price: item["price"]?.numberValue ?? 0,
+                    crid: item["crid"]?.stringValue,
+                    adomain: texts(item["adomain"]),
+                    dealid: item["dealid"]?.stringValue,
+                    cat: texts(item["cat"]),
+                    attr: texts(item["attr"]),
                     seat: seat,
                     currency: currency)
-                if let existing = out[impid]?.bid, existing.price >= candidate.price { continue }
-                out[impid] = ImpressionDecision(bid: candidate)
+                if let existing = out[impid], existing.price >= bid.price { continue }
+                out[impid] = bid
             }
         }
         return out
+    }
+
+    private static func texts(_ value: JSONValue?) -> [String] {
+        (value?.arrayValue ?? []).map { $0.stringValue ?? $0.preview() }.sorted()
+    }
+
+    /// Mismatches between two decisions, as `/imp/*/<field>` fields located by impression.
+    static func compare(_ left: [String: Bid], _ right: [String: Bid], rules: DiffRules) -> [Mismatch] {
+        var out: [Mismatch] = []
+        for impid in Set(left.keys).union(right.keys).sorted() {
+            let a = left[impid], b = right[impid]
+            func emit(_ name: String, _ l: String, _ r: String) {
+                guard !rules.ignores(["imp", impid, name]) else { return }
+                out.append(Mismatch(kind: name == "bid" ? .decision : .field, field: "/imp/*/\(name)", impression: impid, left: l, right: r))
+            }
+            guard let a, let b else {
+                emit("bid", a.map { "bid \(format($0.price))" } ?? "no-bid", b.map { "bid \(format($0.price))" } ?? "no-bid")
+                continue
+            }
+            let priceEqual = a.price == b.price
+                || (rules.tolerance(at: ["imp", impid, "price"]) ?? NumericTolerance(path: PathPattern.any, relative: rules.priceTolerance))
+                    .equal(a.price, b.price)
+            if !priceEqual { emit("price", format(a.price), format(b.price)) }
+            func check(_ name: String, _ l: String?, _ r: String?) {
+                if l != r { emit(name, l ?? "(absent)", r ?? "(absent)") }
+            }
+            check("crid", a.crid, b.crid)
+            check("adomain", a.adomain.joined(separator: ","), b.adomain.joined(separator: ","))
+            check("dealid", a.dealid, b.dealid)
+            check("cat", a.cat.joined(separator: ","), b.cat.joined(separator: ","))
+            check("attr", a.attr.joined(separator: ","), b.attr.joined(separator: ","))
+            check("seat", a.seat, b.seat)
+            check("cur", a.currency, b.currency)
+        }
+        return out
+    }
+
+    static func format(_ price: Double) -> String {
+        var s = String(price)
+        if s.hasSuffix(".0") { s.removeLast(2) }
+        return s
+    }
+}
+
+extension PathPattern {
+    /// `/**`, every path.
+    static let any = PathPattern(trusted: [.anyDepth], text: "/**")
+
+    private init(trusted segments: [Segment], text: String) {
+        self.segments = segments
+        self.text = text
     }
 }

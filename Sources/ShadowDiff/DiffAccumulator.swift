@@ -1,111 +1,162 @@
 import Foundation
 import ShadowCore
 
-/// Folds compared pairs into a `DiffSummary`, one exchange at a time, in memory bounded by the
-/// number of distinct groups (examples are capped).
+/// Folds replayed exchanges into a `DiffSummary`, one at a time, in memory bounded by the number
+/// of distinct mismatch groups (capped) plus one latency pair per compared request.
+///
+/// Per exchange it makes up to three comparisons with the same rules: baseline vs candidate (what
+/// the report is about), baseline vs secondary (noise, when the run has a secondary) and
+/// production vs baseline (how faithful replay is, when the capture holds production's answer).
+/// Whether a candidate difference is reported depends on its field's noise rate, known only at
+/// the end, so `finish()` decides significance and counts mismatched pairs then.
 public struct DiffAccumulator: Sendable {
-    public let options: DiffOptions
-    private var summary = DiffSummary()
-    private var latency: [Side: LatencyRecorder] = [:]
-    private var kinds: [MismatchKind: DiffSummary.KindCount] = [:]
-    private var groups: [GroupKey: DiffSummary.Group] = [:]
-    private var pairsPerEndpoint: [String: Int64] = [:]
+    public let rules: DiffRules
+    /// At most this many distinct (endpoint, kind, field) groups per comparison; mismatches
+    /// beyond are counted as ungrouped.
+    public static let maxGroups = 10_000
+    /// At most this many distinct per-pair group combinations are tracked exactly.
+    static let maxSignatures = 100_000
 
-    private struct GroupKey: Hashable {
-        var endpoint: String
-        var kind: MismatchKind
-        var field: String
+    private var pairs: Int64 = 0
+    private var incomplete: Int64 = 0
+    private var rulesApplied: [RulePreset: Int64] = [:]
+    private var tallies: [Comparison: ComparisonTally] = [:]
+    private var errors: [Side: [String: Int64]] = [:]
+    private var unparsable: [String: DiffSummary.Unparsable] = [:]
+    private var latency = LatencySamples()
+
+    public init(rules: DiffRules) {
+        self.rules = rules
     }
 
-    public init(options: DiffOptions) {
-        self.options = options
-    }
-
-    /// Adds one exchange. Sides missing from `results` make it incomplete (counted, not compared).
-    public mutating func add(exchangeID: Int64, request: RecordedRequest, results: [Side: SideResult]) {
+    /// Adds one replayed exchange (one pass of it). `production` is production's own answer
+    /// from the capture, when there is one; sides missing from `results` make the pair incomplete
+    /// (counted, not compared).
+    public mutating func add(
+        exchangeID: Int64, pass: Int = 0, request: RecordedRequest, production: (RecordedResponse?, failure: String?)? = nil,
+        results: [Side: SideResult]
+    ) {
         for (side, result) in results {
-            if let error = result.error {
-                summary.errors[side.rawValue, default: [:]][error.rawValue, default: 0] += 1
-            } else if let ns = result.latencyNs {
-                latency[side, default: LatencyRecorder()].record(ns: ns)
-            }
+            if let error = result.error { errors[side, default: [:]][error.rawValue, default: 0] += 1 }
         }
         guard let baseline = results[.baseline], let candidate = results[.candidate] else {
-            summary.incomplete += 1
+            incomplete += 1
             return
         }
-        let endpoint = "\(request.method) \(request.path)"
-        summary.pairs += 1
-        pairsPerEndpoint[endpoint, default: 0] += 1
-        let (rules, mismatches) = PairComparer.compare(request: request, baseline: baseline, candidate: candidate, options: options)
-        summary.rulesApplied[rules.rawValue, default: 0] += 1
-        guard !mismatches.isEmpty else {
-            summary.matched += 1
-            return
-        }
-        summary.mismatched += 1
-        var kindsSeen = Set<MismatchKind>(), groupsSeen = Set<GroupKey>()
-        for mismatch in mismatches {
-            let firstOfKind = kindsSeen.insert(mismatch.kind).inserted
-            var kind = kinds[mismatch.kind] ?? DiffSummary.KindCount(kind: mismatch.kind, count: 0, exchanges: 0, examples: [])
-            kind.count += 1
-            if firstOfKind {
-                kind.exchanges += 1
-                if kind.examples.count < options.examplesPerGroup { kind.examples.append(exchangeID) }
-            }
-            kinds[mismatch.kind] = kind
+        pairs += 1
+        let preset = resolve(rules.preset, request: request)
+        rulesApplied[preset, default: 0] += 1
+        let endpoint = EndpointName.of(method: request.method, path: request.path)
+        let where_ = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
 
-            let key = GroupKey(endpoint: endpoint, kind: mismatch.kind, field: mismatch.field)
-            let firstOfGroup = groupsSeen.insert(key).inserted
-            var group = groups[key] ?? DiffSummary.Group(
-                endpoint: endpoint, kind: mismatch.kind, field: mismatch.field, count: 0, exchanges: 0, rate: 0, examples: [])
-            group.count += 1
-            if firstOfGroup {
-                group.exchanges += 1
-                if group.examples.count < options.examplesPerGroup {
-                    group.examples.append(DiffSummary.Example(
-                        exchange: exchangeID, impression: mismatch.impression, baseline: mismatch.baseline,
-                        candidate: mismatch.candidate))
-                }
-            }
-            groups[key] = group
+        let b = prepare(baseline, preset: preset, at: where_)
+        let c = prepare(candidate, preset: preset, at: where_)
+        tally(.candidate, b, c, preset: preset, at: where_)
+        if let secondary = results[.secondary] {
+            tally(.noise, b, prepare(secondary, preset: preset, at: where_), preset: preset, at: where_)
         }
+        if let production, production.0 != nil || production.failure != nil {
+            let p = PreparedAnswer(response: production.0, failure: production.failure, preset: preset)
+            if let why = p.unparsable { noteUnparsable("production", why, at: where_) }
+            tally(.production, p, b, preset: preset, at: where_)
+        }
+        latency.add(endpoint: endpoint, baseline: baseline, candidate: candidate, secondary: results[.secondary])
     }
 
-    /// The summary with gates evaluated.
+    /// The summary: significance against noise decided, latency judged, gates evaluated.
     public func finish() -> DiffSummary {
-        var out = summary
-        out.kinds = MismatchKind.allCases.compactMap { kinds[$0] }
-        out.groups = groups.values.map { group in
-            var g = group
-            g.rate = Double(g.exchanges) / Double(max(1, pairsPerEndpoint[g.endpoint] ?? 1))
-            return g
-        }.sorted { ($0.count, $1.endpoint, $1.field) > ($1.count, $0.endpoint, $0.field) }
-        for side in Side.allCases {
-            if let recorder = latency[side] { out.latency[side.rawValue] = recorder.summary }
+        var out = DiffSummary(rules: rules)
+        out.pairs = pairs
+        out.incomplete = incomplete
+        out.rulesApplied = Dictionary(uniqueKeysWithValues: rulesApplied.map { ($0.key.rawValue, $0.value) })
+        let noise = tallies[.noise]
+        out.noisePairs = noise?.pairs ?? 0
+        let candidate = (tallies[.candidate] ?? ComparisonTally(sides: Comparison.candidate.sides)).summarize(noise: noise, rules: rules)
+        out.mismatched = candidate.mismatched
+        out.matched = pairs - candidate.mismatched
+        out.mismatchRate = pairs == 0 ? 0 : Double(candidate.mismatched) / Double(pairs)
+        out.groups = candidate.groups
+        out.noisyGroups = candidate.noisyGroups
+        out.kinds = candidate.kinds
+        out.truncated = candidate.truncated
+        if let noise {
+            out.noise = noise.summarize(noise: nil, rules: rules).groups
         }
+        if let production = tallies[.production] {
+            let summary = production.summarize(noise: noise, rules: rules)
+            out.production = DiffSummary.ProductionComparison(
+                pairs: production.pairs, mismatched: summary.mismatched,
+                mismatchRate: production.pairs == 0 ? 0 : Double(summary.mismatched) / Double(production.pairs),
+                groups: summary.groups, noisyGroups: summary.noisyGroups)
+        }
+        out.errors = Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, $0.value) })
+        out.unparsable = unparsable
+        out.latency = latency.judge(rules: rules)
         out.gates = gates(out)
+        out.passed = out.gates.allSatisfy(\.passed)
         return out
+    }
+
+    private func resolve(_ preset: RulePreset, request: RecordedRequest) -> RulePreset {
+        guard preset == .auto else { return preset }
+        let body = request.body
+        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) ?? (body.isEmpty ? nil : 0),
+            first == UInt8(ascii: "{") || request.headers.first("Content-Encoding") != nil
+        else { return .json }
+        let decoded = ContentDecoder.decode(body, headers: request.headers).0
+        return DecisionExtractor.isBidRequest(JSONParser.parse(decoded)) ? .openrtb : .json
+    }
+
+    private mutating func prepare(_ result: SideResult, preset: RulePreset, at location: Location) -> PreparedAnswer {
+        let answer = PreparedAnswer(response: result.response, failure: result.error?.rawValue, preset: preset)
+        if let why = answer.unparsable, preset == .json || answer.status == 200 {
+            noteUnparsable(result.side.rawValue, why, at: location)
+        }
+        return answer
+    }
+
+    private mutating func noteUnparsable(_ side: String, _ why: String, at location: Location) {
+        var entry = unparsable[side] ?? DiffSummary.Unparsable(count: 0, firstReason: why, examples: [])
+        entry.count += 1
+        if entry.examples.count < rules.examplesPerGroup { entry.examples.append(location.exchange) }
+        unparsable[side] = entry
+    }
+
+    private mutating func tally(_ comparison: Comparison, _ a: PreparedAnswer, _ b: PreparedAnswer, preset: RulePreset, at location: Location) {
+        let (mismatches, truncated) = AnswerComparer.compare(a, b, preset: preset, rules: rules)
+        tallies[comparison, default: ComparisonTally(sides: comparison.sides)].add(mismatches, truncated: truncated, at: location, examples: rules.examplesPerGroup)
     }
 
     private func gates(_ s: DiffSummary) -> [DiffSummary.Gate] {
         var gates = [DiffSummary.Gate(
-            name: "mismatch rate", limit: percent(options.maxMismatchRate), value: percent(s.mismatchRate),
-            passed: s.mismatchRate <= options.maxMismatchRate)]
-        let b = s.latency[Side.baseline.rawValue]?.p99Ns, c = s.latency[Side.candidate.rawValue]?.p99Ns
-        if let b, let c {
-            let allowed = max(Double(b) * options.maxP99Regression, options.minP99RegressionMs * 1e6)
-            let delta = Double(c) - Double(b)
-            gates.append(DiffSummary.Gate(
-                name: "p99 regression",
-                limit: "+max(\(percent(options.maxP99Regression)), \(options.minP99RegressionMs) ms)",
-                value: String(format: "%+.3f ms (%+.1f%%)", delta / 1e6, b == 0 ? 0 : delta / Double(b) * 100),
-                passed: delta <= allowed))
-        }
+            name: "mismatch rate", limit: percent(rules.maxMismatchRate), value: percent(s.mismatchRate),
+            passed: s.mismatchRate <= rules.maxMismatchRate)]
+        gates += s.latency.gates
         return gates
     }
+}
 
-    private func percent(_ x: Double) -> String {
-        String(format: "%.2f%%", x * 100)
+/// Which two answers a comparison sets side by side.
+enum Comparison: Sendable, Hashable {
+    case candidate
+    case noise
+    case production
+
+    var sides: (String, String) {
+        switch self {
+        case .candidate: ("baseline", "candidate")
+        case .noise: ("baseline", "secondary")
+        case .production: ("production", "baseline")
+        }
     }
+}
+
+struct Location: Sendable {
+    var endpoint: String
+    var exchange: Int64
+    var pass: Int
+}
+
+func percent(_ x: Double) -> String {
+    String(format: "%.3g%%", x * 100)
 }

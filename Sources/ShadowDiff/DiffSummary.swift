@@ -1,26 +1,47 @@
-/// The outcome of a diff: what was compared, the mismatch groups, latency per side and the gates.
-/// Encoded as the JSON report (`schema` names its version; docs/REPORT.md documents it).
+/// The outcome of a diff: what was compared, what differs beyond noise, how faithful replay
+/// was, latency verdicts and gates. Encoded as the JSON report's `diff`; `schema` names its
+/// version and docs/REPORT.md documents every field.
 public struct DiffSummary: Sendable, Codable {
-    public static let schemaName = "shadowdiff.diff/1"
+    public static let schemaName = "shadowdiff.diff/2"
 
     public var schema = DiffSummary.schemaName
+    /// The rules, thresholds and gates this diff applied.
+    public var rules: DiffRules
+    /// Baseline–candidate pairs compared (one per exchange and pass).
     public var pairs: Int64 = 0
+    /// Pairs without a reported (significant) mismatch.
     public var matched: Int64 = 0
+    /// Pairs with at least one reported mismatch.
     public var mismatched: Int64 = 0
-    /// Exchanges of the run without a result for both baseline and candidate.
+    public var mismatchRate: Double = 0
+    /// Replayed exchanges without a result for both baseline and candidate; not compared.
     public var incomplete: Int64 = 0
-    public var mismatchRate: Double { pairs == 0 ? 0 : Double(mismatched) / Double(pairs) }
-    /// How many pairs each rule set was applied to.
+    /// Pairs per preset actually applied (`auto` resolved).
     public var rulesApplied: [String: Int64] = [:]
-    /// Mismatches per kind: count of mismatches and of distinct exchanges, with example exchange ids.
+    /// Pairs that also had a secondary baseline answer; 0 means noise was not measured.
+    public var noisePairs: Int64 = 0
+    /// Reported mismatches per kind: mismatch count, pairs with at least one, example exchanges.
     public var kinds: [KindCount] = []
-    /// Mismatches grouped by endpoint, kind and field.
+    /// Candidate differences beyond noise, by endpoint, kind and field, most frequent first.
     public var groups: [Group] = []
+    /// Candidate differences explained by noise (not reported as mismatches).
+    public var noisyGroups: [Group] = []
+    /// Baseline vs secondary differences: the noise itself, per field.
+    public var noise: [Group] = []
+    /// Production's captured answers vs the baseline replay, where the capture holds them.
+    public var production: ProductionComparison?
     /// Failed requests per side and error kind.
     public var errors: [String: [String: Int64]] = [:]
-    public var latency: [String: LatencySummary] = [:]
+    /// Bodies that should be JSON and are not, per side (`production` included).
+    public var unparsable: [String: Unparsable] = [:]
+    public var truncated = Truncation()
+    public var latency = LatencySection()
     public var gates: [Gate] = []
-    public var passed: Bool { gates.allSatisfy(\.passed) }
+    public var passed = true
+
+    public init(rules: DiffRules) {
+        self.rules = rules
+    }
 
     public struct KindCount: Sendable, Codable {
         public var kind: MismatchKind
@@ -33,18 +54,51 @@ public struct DiffSummary: Sendable, Codable {
         public var endpoint: String
         public var kind: MismatchKind
         public var field: String
+        /// Mismatches (a pair may hold several, e.g. one per impression).
         public var count: Int64
+        /// Pairs with this mismatch.
         public var exchanges: Int64
-        /// Share of the endpoint's compared pairs with this mismatch.
+        /// Share of the endpoint's pairs with this mismatch.
         public var rate: Double
+        /// Share of the endpoint's baseline–secondary pairs that differ here; nil without a secondary.
+        public var noiseRate: Double?
+        public var noiseExchanges: Int64?
         public var examples: [Example]
     }
 
-    public struct Example: Sendable, Codable {
+    public struct Example: Sendable, Codable, Equatable {
         public var exchange: Int64
+        /// The pass of a looped replay (0 otherwise).
+        public var pass: Int
         public var impression: String?
-        public var baseline: String
-        public var candidate: String
+        /// The concrete JSON pointer, when it differs from the group's field.
+        public var path: String?
+        /// Each side's value by side name (`baseline`, `candidate`, `secondary`, `production`).
+        public var values: [String: String]
+    }
+
+    public struct ProductionComparison: Sendable, Codable {
+        public var pairs: Int64
+        public var mismatched: Int64
+        public var mismatchRate: Double
+        public var groups: [Group]
+        public var noisyGroups: [Group]
+    }
+
+    public struct Unparsable: Sendable, Codable {
+        public var count: Int64
+        public var firstReason: String
+        public var examples: [Int64]
+    }
+
+    /// What was counted but could not be itemised.
+    public struct Truncation: Sendable, Codable {
+        /// Pairs with more than `AnswerComparer.limit` differences (the rest are not listed).
+        public var pairsWithCappedDifferences: Int64 = 0
+        /// Mismatches past `DiffAccumulator.maxGroups` distinct groups.
+        public var ungroupedMismatches: Int64 = 0
+        /// Mismatched pairs whose combination of groups was not tracked; counted as mismatched.
+        public var untrackedMismatchedPairs: Int64 = 0
     }
 
     public struct Gate: Sendable, Codable {
@@ -52,44 +106,5 @@ public struct DiffSummary: Sendable, Codable {
         public var limit: String
         public var value: String
         public var passed: Bool
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case schema, pairs, matched, mismatched, incomplete, mismatchRate, rulesApplied, kinds, groups, errors, latency,
-             gates, passed
-    }
-
-    public init() {}
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        schema = try c.decode(String.self, forKey: .schema)
-        pairs = try c.decode(Int64.self, forKey: .pairs)
-        matched = try c.decode(Int64.self, forKey: .matched)
-        mismatched = try c.decode(Int64.self, forKey: .mismatched)
-        incomplete = try c.decode(Int64.self, forKey: .incomplete)
-        rulesApplied = try c.decode([String: Int64].self, forKey: .rulesApplied)
-        kinds = try c.decode([KindCount].self, forKey: .kinds)
-        groups = try c.decode([Group].self, forKey: .groups)
-        errors = try c.decode([String: [String: Int64]].self, forKey: .errors)
-        latency = try c.decode([String: LatencySummary].self, forKey: .latency)
-        gates = try c.decode([Gate].self, forKey: .gates)
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(schema, forKey: .schema)
-        try c.encode(pairs, forKey: .pairs)
-        try c.encode(matched, forKey: .matched)
-        try c.encode(mismatched, forKey: .mismatched)
-        try c.encode(incomplete, forKey: .incomplete)
-        try c.encode(mismatchRate, forKey: .mismatchRate)
-        try c.encode(rulesApplied, forKey: .rulesApplied)
-        try c.encode(kinds, forKey: .kinds)
-        try c.encode(groups, forKey: .groups)
-        try c.encode(errors, forKey: .errors)
-        try c.encode(latency, forKey: .latency)
-        try c.encode(gates, forKey: .gates)
-        try c.encode(passed, forKey: .passed)
     }
 }

@@ -5,18 +5,27 @@ public struct JSONParser {
     public static let maxDepth = 128
 
     public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        bytes.withUnsafeBufferPointer { buffer in
+        try? parseOrThrow(bytes)
+    }
+
+    /// The document in `bytes`, or an error saying where and why it is not JSON.
+    public static func parseOrThrow(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+        let outcome: Result<JSONValue, JSONParseError> = bytes.withUnsafeBufferPointer { buffer in
             var parser = Cursor(bytes: buffer)
             parser.skipWhitespace()
-            guard let value = parser.value(depth: 0) else { return nil }
+            guard let value = parser.value(depth: 0) else {
+                return .failure(parser.tooDeep ? .tooDeep(offset: parser.index) : .invalid(offset: parser.index))
+            }
             parser.skipWhitespace()
-            return parser.index == buffer.count ? value : nil
+            return parser.index == buffer.count ? .success(value) : .failure(.trailingBytes(offset: parser.index))
         }
+        return try outcome.get()
     }
 
     private struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
+        var tooDeep = false
 
         init(bytes: UnsafeBufferPointer<UInt8>) {
             self.bytes = bytes
@@ -29,7 +38,11 @@ public struct JSONParser {
         }
 
         mutating func value(depth: Int) -> JSONValue? {
-            guard depth < JSONParser.maxDepth, let c = current else { return nil }
+            guard depth < JSONParser.maxDepth else {
+                tooDeep = true
+                return nil
+            }
+            guard let c = current else { return nil }
             switch c {
             case UInt8(ascii: "{"): return object(depth: depth)
             case UInt8(ascii: "["): return array(depth: depth)
@@ -189,6 +202,24 @@ public struct JSONParser {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             return Double(text).map(JSONValue.number)
+        }
+    }
+}
+
+/// Why bytes are not a JSON document (RFC 8259), and where.
+public enum JSONParseError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Malformed JSON, or invalid UTF-8 inside a string, at this byte offset.
+    case invalid(offset: Int)
+    /// Nesting deeper than `JSONParser.maxDepth`, reached at this byte offset.
+    case tooDeep(offset: Int)
+    /// A complete value followed by more than whitespace.
+    case trailingBytes(offset: Int)
+
+    public var description: String {
+        switch self {
+        case .invalid(let offset): "not JSON (error at byte \(offset))"
+        case .tooDeep(let offset): "JSON nested deeper than \(JSONParser.maxDepth) levels (at byte \(offset))"
+        case .trailingBytes(let offset): "not JSON (unexpected bytes after the document at byte \(offset))"
         }
     }
 }

@@ -9,31 +9,48 @@ public struct RunFacts: Sendable, Codable {
     public var status: String
     public var baseline: String
     public var candidate: String
+    public var secondary: String?
 
-    public init(database: String, run: String, startedAt: String, status: String, baseline: String, candidate: String) {
+    public init(
+        database: String, run: String, startedAt: String, status: String, baseline: String, candidate: String,
+        secondary: String? = nil
+    ) {
         self.database = database
         self.run = run
         self.startedAt = startedAt
         self.status = status
         self.baseline = baseline
         self.candidate = candidate
+        self.secondary = secondary
     }
 }
 
-/// The plain-text summary `shadowdiff diff` prints.
+/// The plain-text summary `shadowdiff diff` prints: counts, mismatch groups beyond noise,
+/// production fidelity, latency verdicts, gates and the verdict line.
 public enum TerminalReport {
+    /// Groups listed per section; the JSON report has them all.
+    static let maxGroups = 20
+
     public static func render(_ s: DiffSummary, facts: RunFacts) -> String {
         var out = ""
         func line(_ text: String = "") { out += text + "\n" }
         line("shadowdiff diff: run '\(facts.run)' in \(facts.database) (\(facts.status), started \(facts.startedAt))")
         line("  baseline  \(facts.baseline)")
         line("  candidate \(facts.candidate)")
+        if let secondary = facts.secondary { line("  secondary \(secondary)") }
         line()
         line("pairs compared   \(s.pairs)")
         line("matched          \(s.matched)")
         line("mismatched       \(s.mismatched) (\(pct(s.mismatchRate)))")
         if s.incomplete > 0 { line("incomplete       \(s.incomplete) (a side has no result; not compared)") }
         line("rules applied    " + s.rulesApplied.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        line(s.noisePairs > 0
+            ? "noise            measured on \(s.noisePairs) baseline-secondary pairs; \(s.noisyGroups.count) candidate difference groups explained by it"
+            : "noise            not measured (replay with --secondary to measure it)")
+        let t = s.truncated
+        if t.pairsWithCappedDifferences + t.ungroupedMismatches + t.untrackedMismatchedPairs > 0 {
+            line("not itemised     \(t.pairsWithCappedDifferences) pairs with over 64 differences (rest not listed), \(t.ungroupedMismatches) mismatches past the group cap, \(t.untrackedMismatchedPairs) pairs counted mismatched untracked")
+        }
         if !s.errors.isEmpty {
             line()
             line("errors")
@@ -41,52 +58,65 @@ public enum TerminalReport {
                 line("  \(side.padding(10)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             }
         }
-        if !s.kinds.isEmpty {
+        if !s.unparsable.isEmpty {
+            line()
+            line("bodies that are not JSON where JSON was expected")
+            for (side, u) in s.unparsable.sorted(by: { $0.key < $1.key }) {
+                line("  \(side.padding(10)) \(u.count), first: \(u.firstReason); e.g. " + u.examples.map { "#\($0)" }.joined(separator: " "))
+            }
+        }
+        if !s.groups.isEmpty {
             line()
             line("mismatches by kind          count  exchanges  examples")
             for k in s.kinds {
                 line("  \(k.kind.rawValue.padding(24)) \(String(k.count).leftPadding(6)) \(String(k.exchanges).leftPadding(10))  "
                     + k.examples.map { "#\($0)" }.joined(separator: " "))
             }
+            groups("mismatches by endpoint and field (beyond noise)", s.groups, sides: ("baseline", "candidate"), into: &out)
+        }
+        if !s.noisyGroups.isEmpty {
+            groups("noisy fields (candidate differences within baseline-secondary noise; not counted)", s.noisyGroups,
+                   sides: ("baseline", "candidate"), into: &out)
+        }
+        if let p = s.production {
             line()
-            line("mismatches by endpoint and field")
-            for g in s.groups.prefix(20) {
-                let example = g.examples.first.map { e in
-                    "e.g. #\(e.exchange)\(e.impression.map { " imp \($0)" } ?? ""): \(e.baseline) -> \(e.candidate)"
-                } ?? ""
-                line("  \(g.endpoint) \(g.field)  \(g.count) in \(g.exchanges) exchanges (\(pct(g.rate)))  \(example)")
-            }
-            if s.groups.count > 20 { line("  ... \(s.groups.count - 20) more groups in the JSON report") }
+            line("production vs baseline replay: \(p.mismatched) of \(p.pairs) pairs differ (\(pct(p.mismatchRate)))")
+            groups("  by endpoint and field", p.groups, sides: ("production", "baseline"), into: &out)
         }
-        line()
-        line("latency (ms)        n      p50      p90      p99      max")
-        for side in ["baseline", "candidate", "secondary"] {
-            guard let l = s.latency[side] else { continue }
-            line("  \(side.padding(10)) \(String(l.count).leftPadding(6)) \(ms(l.p50Ns)) \(ms(l.p90Ns)) \(ms(l.p99Ns)) \(ms(l.maxNs))")
-        }
+        out += LatencyText.render(s.latency)
         line()
         line("gates")
         for gate in s.gates {
-            line("  \(gate.passed ? "pass" : "FAIL")  \(gate.name.padding(16)) \(gate.value)  (limit \(gate.limit))")
+            line("  \(gate.passed ? "pass" : "FAIL")  \(gate.name.padding(22)) \(gate.value)  (limit \(gate.limit))")
         }
         line()
         line(s.passed ? "verdict: PASS (exit 0)" : "verdict: FAIL, a gate was crossed (exit 1)")
         return out
     }
 
-    static func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
-
-    static func ms(_ ns: UInt64?) -> String {
-        (ns.map { String(format: "%.3f", Double($0) / 1e6) } ?? "-").leftPadding(8)
+    private static func groups(_ title: String, _ groups: [DiffSummary.Group], sides: (String, String), into out: inout String) {
+        guard !groups.isEmpty else { return }
+        out += "\n\(title)\n"
+        for g in groups.prefix(maxGroups) {
+            let noise = g.noiseRate.map { ", noise \(pct($0))" } ?? ""
+            let example = g.examples.first.map { e in
+                let at = e.impression.map { " imp \($0)" } ?? e.path.map { " \($0)" } ?? ""
+                return "e.g. #\(e.exchange)\(at): \(e.values[sides.0] ?? "?") -> \(e.values[sides.1] ?? "?")"
+            } ?? ""
+            out += "  \(g.endpoint) \(g.field)  \(g.exchanges) pairs (\(pct(g.rate))\(noise))  \(example)\n"
+        }
+        if groups.count > maxGroups { out += "  ... \(groups.count - maxGroups) more groups in the JSON report\n" }
     }
+
+    static func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 }
 
 extension String {
-    fileprivate func padding(_ width: Int) -> String {
+    func padding(_ width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 
-    fileprivate func leftPadding(_ width: Int) -> String {
+    func leftPadding(_ width: Int) -> String {
         count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }

@@ -8,21 +8,35 @@ import ShadowStore
 
 extension RulePreset: ExpressibleByArgument {}
 
-/// `shadowdiff diff --db DB [--run NAME] [--json FILE]`
+/// `shadowdiff diff --db DB [--run NAME] [--rules-file FILE] [--json FILE] [rule and gate flags]`
 struct DiffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "diff",
         abstract: "Compare what baseline and candidate answered in a run; exit 1 when a gate is crossed.",
         discussion: """
-            Rules: 'openrtb' compares decisions per impression (bid or no-bid, where HTTP 204, an \
-            empty seatbid or nbr mean no-bid; price within --price-tolerance; crid, adomain, dealid, \
-            seat, currency) and ignores per-response noise such as id, bidid and timestamps; \
-            'json' compares every field by JSON path; 'status' compares status codes only; 'auto' \
-            (default) uses openrtb for OpenRTB bid requests and json otherwise.
+            Rules: 'openrtb' compares decisions per impression keyed by impid (bid or no-bid, where \
+            HTTP 204, an empty body, an empty seatbid or nbr mean no-bid; price within \
+            --price-tolerance; crid, adomain, dealid, cat, attr, seat, currency) and ignores \
+            per-response noise such as id, bidid, bid ids, ext and markup; 'json' compares every \
+            field by JSON path; 'status' compares status codes only; 'auto' (default) uses openrtb \
+            for OpenRTB bid requests and json otherwise. Gzip and deflate bodies are decoded first. \
+            A rules file (YAML or JSON, see docs/REPORT.md) sets the same and more; flags override it.
 
-            Gates (defaults): mismatch rate at most 0.1% of pairs; candidate p99 at most \
-            max(10%, 1 ms) above baseline p99. Exit 0 within the gates, 1 when one is crossed, \
-            2 for usage or input errors.
+            Noise: when the run has a --secondary baseline, a candidate difference in a field is \
+            reported only when its rate exceeds the field's baseline-vs-secondary rate by more than \
+            --noise-absolute (share of pairs) and --noise-relative (share of the noise rate); the \
+            others are listed as noisy. Where the capture holds production's answers, production \
+            vs baseline is reported separately.
+
+            Latency: per endpoint and overall, a paired analysis of every request's two latencies \
+            (Wilcoxon signed-rank, Hodges-Lehmann shift, paired bootstrap intervals of the p50 and \
+            p99 deltas). A regression is declared only when the interval's lower bound exceeds \
+            max(--max-pNN-regression x baseline pNN, --min-pNN-regression-ms), Holm-corrected \
+            across endpoints.
+
+            Gates (defaults): reported mismatches in at most 0.1% of pairs; no latency regression \
+            at p50 (5%, 0.5 ms) or p99 (5%, 1 ms). Exit 0 within the gates, 1 when one is \
+            crossed, 2 for usage or input errors.
             """
     )
 
@@ -35,45 +49,153 @@ struct DiffCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Also write the JSON report to this file.", valueName: "file"))
     var json: String?
 
-    @Option(help: "Comparison rules: auto, openrtb, json or status.")
-    var rules: RulePreset = .auto
+    @Option(help: ArgumentHelp("Rules, noise thresholds and gates from a YAML or JSON file; flags override it.", valueName: "file"))
+    var rulesFile: String?
 
-    @Option(help: "Relative price difference treated as equal.")
-    var priceTolerance: Double = 0.0001
+    @Option(help: "Comparison rules: auto, openrtb, json or status (default: auto).")
+    var rules: RulePreset?
 
-    @Option(help: "Gate: largest share of mismatched pairs, as a fraction (0.001 = 0.1%).")
-    var maxMismatchRate: Double = 0.001
+    @Option(help: ArgumentHelp("Never compare fields at this JSON pointer; '*' is one segment, '**' any number (repeatable).", valueName: "path"))
+    var ignore: [String] = []
 
-    @Option(help: "Gate: largest p99 increase of candidate over baseline, as a fraction (0.10 = 10%).")
-    var maxP99Regression: Double = 0.10
+    @Option(help: ArgumentHelp("Numbers at PATH are equal within VALUE (absolute) or VALUE% (relative), e.g. /price=1% (repeatable).", valueName: "path=value"))
+    var tolerance: [String] = []
 
-    @Option(help: "Gate: a p99 increase below this many milliseconds is never a regression.")
-    var minP99RegressionMs: Double = 1
+    @Option(help: ArgumentHelp("Compare the arrays at this path as sets: order does not count (repeatable).", valueName: "path"))
+    var arraySet: [String] = []
+
+    @Option(help: ArgumentHelp("Match the elements of the arrays at PATH by their MEMBER, e.g. /seatbid/*/bid=impid (repeatable).", valueName: "path=member"))
+    var arrayKey: [String] = []
+
+    @Option(help: ArgumentHelp("Also compare this response header (repeatable).", valueName: "name"))
+    var header: [String] = []
+
+    @Flag(help: "Compare status classes (2xx, 4xx, ...) instead of exact status codes.")
+    var statusClasses = false
+
+    @Option(help: "OpenRTB: relative price difference treated as equal (default 0.0001).")
+    var priceTolerance: Double?
+
+    @Option(help: "Noise: a difference must exceed the noise rate by this share of it (default 0.2).")
+    var noiseRelative: Double?
+
+    @Option(help: "Noise: a difference must exceed the noise rate by this share of pairs (default 0.0003).")
+    var noiseAbsolute: Double?
+
+    @Option(help: "Gate: largest share of pairs with a reported mismatch (default 0.001 = 0.1%).")
+    var maxMismatchRate: Double?
+
+    @Option(help: "Gate: candidate p50 may exceed baseline p50 by this fraction (default 0.05)...")
+    var maxP50Regression: Double?
+
+    @Option(help: "...or by this many milliseconds, whichever is larger (default 0.5).")
+    var minP50RegressionMs: Double?
+
+    @Option(help: "Gate: candidate p99 may exceed baseline p99 by this fraction (default 0.05)...")
+    var maxP99Regression: Double?
+
+    @Option(help: "...or by this many milliseconds, whichever is larger (default 1).")
+    var minP99RegressionMs: Double?
+
+    @Option(help: "Bootstrap resamples for latency intervals (default 1000).")
+    var bootstrap: Int?
+
+    @Option(help: "Seed of the bootstrap, for reproducible intervals (default 1).")
+    var seed: UInt64?
+
+    @Option(help: "Example exchanges kept per mismatch group (default 5).")
+    var examples: Int?
 
     func validate() throws {
-        for (flag, value) in [("--max-mismatch-rate", maxMismatchRate), ("--max-p99-regression", maxP99Regression),
-                              ("--price-tolerance", priceTolerance), ("--min-p99-regression-ms", minP99RegressionMs)]
-        where !(value >= 0) || !value.isFinite {
-            throw ShadowError.invalidArgument(flag: flag, detail: "must be a non-negative number, got \(value)")
+        let fractions = [("--max-mismatch-rate", maxMismatchRate), ("--max-p50-regression", maxP50Regression),
+                         ("--max-p99-regression", maxP99Regression), ("--price-tolerance", priceTolerance),
+                         ("--min-p50-regression-ms", minP50RegressionMs), ("--min-p99-regression-ms", minP99RegressionMs),
+                         ("--noise-relative", noiseRelative), ("--noise-absolute", noiseAbsolute)]
+        for (flag, value) in fractions {
+            if let value, !(value >= 0) || !value.isFinite {
+                throw ShadowError.invalidArgument(flag: flag, detail: "must be a non-negative number, got \(value)")
+            }
         }
+        if let bootstrap, !(100...100_000).contains(bootstrap) {
+            throw ShadowError.invalidArgument(flag: "--bootstrap", detail: "must be within 100...100000, got \(bootstrap)")
+        }
+        if let examples, !(0...10_000).contains(examples) {
+            throw ShadowError.invalidArgument(flag: "--examples", detail: "must be within 0...10000, got \(examples)")
+        }
+        _ = try effectiveRules(base: DiffRules())
+    }
+
+    /// Defaults, then the rules file, then flags.
+    func effectiveRules(base: DiffRules) throws -> DiffRules {
+        var r = base
+        if let rulesFile {
+            do {
+                r = try RulesFile.load(path: rulesFile, over: r)
+            } catch {
+                throw ShadowError.invalidArgument(flag: "--rules-file", detail: error.description)
+            }
+        }
+        func pattern(_ text: String, _ flag: String) throws -> PathPattern {
+            do { return try PathPattern(text) } catch { throw ShadowError.invalidArgument(flag: flag, detail: error.description) }
+        }
+        func split(_ text: String, _ flag: String) throws -> (PathPattern, String) {
+            guard let eq = text.lastIndex(of: "="), eq != text.startIndex, text.index(after: eq) != text.endIndex else {
+                throw ShadowError.invalidArgument(flag: flag, detail: "expected PATH=VALUE, got '\(text)'")
+            }
+            return (try pattern(String(text[..<eq]), flag), String(text[text.index(after: eq)...]))
+        }
+        if let rules { r.preset = rules }
+        r.ignore += try ignore.map { try pattern($0, "--ignore") }
+        for item in tolerance {
+            let (path, value) = try split(item, "--tolerance")
+            let relative = value.hasSuffix("%")
+            guard let number = Double(relative ? String(value.dropLast()) : value), number >= 0, number.isFinite else {
+                throw ShadowError.invalidArgument(flag: "--tolerance", detail: "'\(value)' is not a non-negative number or percentage")
+            }
+            r.tolerances.append(relative ? NumericTolerance(path: path, relative: number / 100) : NumericTolerance(path: path, absolute: number))
+        }
+        r.arrays += try arraySet.map { ArrayRule(path: try pattern($0, "--array-set"), mode: .set) }
+        for item in arrayKey {
+            let (path, member) = try split(item, "--array-key")
+            r.arrays.append(ArrayRule(path: path, mode: .keyed(by: member)))
+        }
+        r.headers += header
+        if statusClasses { r.statusClasses = true }
+        if let priceTolerance { r.priceTolerance = priceTolerance }
+        if let noiseRelative { r.noise.relative = noiseRelative }
+        if let noiseAbsolute { r.noise.absolute = noiseAbsolute }
+        if let maxMismatchRate { r.maxMismatchRate = maxMismatchRate }
+        func gate(_ percentile: Double, relative: Double?, absoluteMs: Double?) {
+            guard relative != nil || absoluteMs != nil else { return }
+            let index = r.latency.firstIndex { $0.percentile == percentile } ?? {
+                r.latency.append(DiffRules.defaultLatency.first { $0.percentile == percentile }!)
+                return r.latency.count - 1
+            }()
+            if let relative { r.latency[index].relative = relative }
+            if let absoluteMs { r.latency[index].absoluteMs = absoluteMs }
+        }
+        gate(0.5, relative: maxP50Regression, absoluteMs: minP50RegressionMs)
+        gate(0.99, relative: maxP99Regression, absoluteMs: minP99RegressionMs)
+        if let bootstrap { r.bootstrapResamples = bootstrap }
+        if let seed { r.seed = seed }
+        if let examples { r.examplesPerGroup = examples }
+        return r
     }
 
     func run() throws {
+        let rules = try effectiveRules(base: DiffRules())
         let database = try ShadowDatabase(path: db, mode: .mustExist)
         let info = try database.run(named: runName)
-        var options = DiffOptions()
-        options.rules = rules
-        options.priceTolerance = priceTolerance
-        options.maxMismatchRate = maxMismatchRate
-        options.maxP99Regression = maxP99Regression
-        options.minP99RegressionMs = minP99RegressionMs
-        var accumulator = DiffAccumulator(options: options)
+        var accumulator = DiffAccumulator(rules: rules)
         var cursor = ResultCursor()
         while true {
             let page = try database.results(runID: info.id, after: cursor, limit: 512)
             guard let last = page.last else { break }
             for set in page {
-                accumulator.add(exchangeID: set.exchange.id, request: set.exchange.exchange.request, results: set.results)
+                let exchange = set.exchange.exchange
+                accumulator.add(
+                    exchangeID: set.exchange.id, pass: set.pass, request: exchange.request,
+                    production: (exchange.response, failure: exchange.productionError), results: set.results)
             }
             cursor = ResultCursor(pass: last.pass, exchangeID: last.exchange.id)
         }
@@ -81,7 +203,7 @@ struct DiffCommand: ParsableCommand {
         let config = try? JSONDecoder().decode(ReplayConfiguration.self, from: Data(info.config.utf8))
         let facts = RunFacts(
             database: db, run: info.name, startedAt: info.startedAt, status: info.status,
-            baseline: config?.baseline.url ?? "?", candidate: config?.candidate.url ?? "?")
+            baseline: config?.baseline.url ?? "?", candidate: config?.candidate.url ?? "?", secondary: config?.secondary?.url)
         print(TerminalReport.render(summary, facts: facts), terminator: "")
         if let json {
             do {

@@ -57,13 +57,19 @@ import Testing
             method: "POST", target: "/openrtb2/auction", headers: [],
             body: Array(#"{"id":"80ce30c53c16e6ede735f123ef6e32361bfc7b22","imp":[{"id":"1","banner":{}}]}"#.utf8))
         let plain = try Self.fixture("bid.json")
-        let a = SideResult(exchangeID: 1, side: .baseline,
-                           response: RecordedResponse(status: 200, headers: [HeaderField("Content-Encoding", "gzip")], body: try Self.fixture("bid.json.gz")),
-                           firstByteNs: 1, latencyNs: 1)
-        let b = SideResult(exchangeID: 1, side: .candidate, response: RecordedResponse(status: 200, headers: [], body: plain),
-                           firstByteNs: 1, latencyNs: 1)
-        let (rules, mismatches) = PairComparer.compare(request: request, baseline: a, candidate: b, options: DiffOptions())
-        #expect(rules == .openrtb)
+        let a = PreparedAnswer(
+            response: RecordedResponse(status: 200, headers: [HeaderField("Content-Encoding", "gzip")], body: try Self.fixture("bid.json.gz")),
+            failure: nil, preset: .openrtb)
+        let b = PreparedAnswer(response: RecordedResponse(status: 200, headers: [], body: plain), failure: nil, preset: .openrtb)
+        #expect(a.json != nil && a.json == b.json)
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        accumulator.add(exchangeID: 1, request: request, results: [
+            .baseline: SideResult(exchangeID: 1, side: .baseline, response: RecordedResponse(status: 200, headers: [HeaderField("Content-Encoding", "gzip")], body: try Self.fixture("bid.json.gz")), firstByteNs: 1, latencyNs: 1),
+            .candidate: SideResult(exchangeID: 1, side: .candidate, response: RecordedResponse(status: 200, headers: [], body: plain), firstByteNs: 1, latencyNs: 1),
+        ])
+        let summary = accumulator.finish()
+        #expect(summary.rulesApplied == ["openrtb": 1])
+        let mismatches = summary.groups
         #expect(mismatches.isEmpty, "\(mismatches)")
     }
 }

@@ -32,15 +32,3 @@ import Testing
         #expect(JSONValue.string("a\u{01}\"").preview() == #""a\u0001\"""#)
     }
 }
-
-@Suite struct JSONDiffTests {
-    @Test func reportsChangedAddedAndRemovedFieldsByPointer() {
-        let a = JSONParser.parse(Array(#"{"id":"1","seatbid":[{"bid":[{"price":1.5,"crid":"a"}]}],"gone":true}"#.utf8))!
-        let b = JSONParser.parse(Array(#"{"id":"2","seatbid":[{"bid":[{"price":1.5,"crid":"b"}]}],"new":1}"#.utf8))!
-        let diffs = JSONDiff.differences(a, b)
-        #expect(diffs.map(\.path) == ["/id", "/seatbid/0/bid/0/crid", "/gone", "/new"])
-        #expect(diffs[1].template == "/seatbid/*/bid/*/crid")
-        #expect(diffs[2].candidate == nil)
-        #expect(JSONDiff.differences(a, b, ignoring: ["/id"]).count == 3)
-    }
-}

@@ -1,0 +1,114 @@
+import ShadowCore
+import Testing
+
+@testable import ShadowDiff
+
+private let request = RecordedRequest(method: "GET", target: "/items/42?x=1", headers: [], body: [])
+
+private func result(_ side: Side, _ body: String, status: Int = 200, latencyMs: Double = 1) -> SideResult {
+    SideResult(exchangeID: 0, side: side, response: RecordedResponse(status: status, headers: [], body: Array(body.utf8)),
+               firstByteNs: 1, latencyNs: Int64(latencyMs * 1e6))
+}
+
+@Suite struct DiffAccumulatorTests {
+    /// 1,000 pairs. `/token` differs on every pair between any two instances (noise); `/price`
+    /// differs only on the candidate, on every 10th pair; `/flaky` differs on 20% of baseline–
+    /// secondary pairs and 21% of baseline–candidate pairs (within noise by the relative threshold).
+    func noisyRun(secondary: Bool) -> DiffSummary {
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        for i in 0..<1_000 {
+            func body(_ token: String, price: Int, flaky: Bool) -> String {
+                #"{"token":"\#(token)","price":\#(price),"flaky":\#(flaky)}"#
+            }
+            var results: [Side: SideResult] = [
+                .baseline: result(.baseline, body("b\(i)", price: 1, flaky: false)),
+                .candidate: result(.candidate, body("c\(i)", price: i % 10 == 0 ? 2 : 1, flaky: i % 100 < 21)),
+            ]
+            if secondary { results[.secondary] = result(.secondary, body("s\(i)", price: 1, flaky: i % 100 < 20)) }
+            accumulator.add(exchangeID: Int64(i + 1), request: request, results: results)
+        }
+        return accumulator.finish()
+    }
+
+    @Test func withoutASecondaryEveryDifferenceCounts() {
+        let s = noisyRun(secondary: false)
+        #expect(s.pairs == 1_000 && s.mismatched == 1_000 && s.noisePairs == 0)
+        #expect(Set(s.groups.map(\.field)) == ["/token", "/price", "/flaky"])
+        #expect(s.groups.allSatisfy { $0.noiseRate == nil })
+        #expect(s.groups[0].endpoint == "GET /items/{n}")
+    }
+
+    @Test func noiseMeasuredOnTheSecondaryIsSetAside() {
+        let s = noisyRun(secondary: true)
+        #expect(s.noisePairs == 1_000)
+        #expect(s.groups.map(\.field) == ["/price"])
+        #expect(s.groups[0].exchanges == 100 && s.groups[0].rate == 0.1 && s.groups[0].noiseRate == 0)
+        #expect(s.groups[0].examples.first?.values == ["baseline": "1", "candidate": "2"])
+        #expect(Set(s.noisyGroups.map(\.field)) == ["/token", "/flaky"])
+        #expect(s.noisyGroups.first { $0.field == "/flaky" }?.noiseRate == 0.2)
+        #expect(Set(s.noise.map(\.field)) == ["/token", "/flaky"])
+        // Only pairs with a difference beyond noise are mismatched, however many noisy ones they had.
+        #expect(s.mismatched == 100 && s.matched == 900)
+        #expect(s.kinds.map(\.kind) == [.field] && s.kinds[0].exchanges == 100)
+    }
+
+    @Test func thresholdsAreConfigurable() {
+        var rules = DiffRules()
+        rules.noise.relative = 0
+        rules.noise.absolute = 0
+        var accumulator = DiffAccumulator(rules: rules)
+        for i in 0..<100 {
+            accumulator.add(exchangeID: Int64(i + 1), request: request, results: [
+                .baseline: result(.baseline, #"{"f":0}"#),
+                .candidate: result(.candidate, #"{"f":\#(i < 21 ? 1 : 0)}"#),
+                .secondary: result(.secondary, #"{"f":\#(i < 20 ? 1 : 0)}"#),
+            ])
+        }
+        #expect(accumulator.finish().groups.map(\.field) == ["/f"])
+    }
+
+    @Test func productionIsComparedWithTheBaselineSeparately() {
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        for i in 0..<10 {
+            let production = RecordedResponse(status: i < 3 ? 500 : 200, headers: [], body: Array(#"{"a":1}"#.utf8))
+            accumulator.add(
+                exchangeID: Int64(i + 1), request: request, production: (production, failure: nil),
+                results: [.baseline: result(.baseline, #"{"a":1}"#), .candidate: result(.candidate, #"{"a":1}"#)])
+        }
+        accumulator.add(exchangeID: 11, request: request, production: (nil, failure: nil),
+                        results: [.baseline: result(.baseline, "{}"), .candidate: result(.candidate, "{}")])
+        let s = accumulator.finish()
+        #expect(s.mismatched == 0 && s.pairs == 11)
+        #expect(s.production?.pairs == 10 && s.production?.mismatched == 3)
+        #expect(s.production?.groups.first?.field == "status")
+        #expect(s.production?.groups.first?.examples.first?.values == ["production": "500", "baseline": "200"])
+    }
+
+    @Test func incompleteErrorsAndUnparsableBodiesAreCounted() {
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        accumulator.add(exchangeID: 1, request: request, results: [.baseline: result(.baseline, "{}")])
+        var failed = result(.candidate, "")
+        failed.response = nil
+        failed.error = .timeout
+        accumulator.add(exchangeID: 2, request: request, results: [.baseline: result(.baseline, "{}"), .candidate: failed])
+        accumulator.add(exchangeID: 3, request: request, results: [.baseline: result(.baseline, "{}"), .candidate: result(.candidate, "{oops")])
+        let s = accumulator.finish()
+        #expect(s.incomplete == 1 && s.pairs == 2 && s.mismatched == 2)
+        #expect(s.errors == ["candidate": ["timeout": 1]])
+        #expect(s.unparsable["candidate"]?.count == 1 && s.unparsable["candidate"]?.examples == [3])
+        #expect(Set(s.kinds.map(\.kind)) == [.error, .unparsable])
+    }
+
+    @Test func examplesAreCappedButCountsAreNot() {
+        var rules = DiffRules()
+        rules.examplesPerGroup = 3
+        var accumulator = DiffAccumulator(rules: rules)
+        for i in 0..<50 {
+            accumulator.add(exchangeID: Int64(i + 1), pass: i % 2, request: request,
+                            results: [.baseline: result(.baseline, #"{"a":1}"#), .candidate: result(.candidate, #"{"a":2}"#)])
+        }
+        let s = accumulator.finish()
+        #expect(s.groups[0].exchanges == 50 && s.groups[0].examples.map(\.exchange) == [1, 2, 3])
+        #expect(s.groups[0].examples.map(\.pass) == [0, 1, 0])
+    }
+}
