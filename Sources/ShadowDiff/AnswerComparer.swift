@@ -14,7 +14,8 @@ public struct PreparedAnswer: Sendable {
     public var unparsable: String?
 
     /// Prepares `response` (or the failure `failure`) for comparison under `preset`; bodies are
-    /// parsed only for the `json` and `openrtb` presets, and only when not empty.
+    /// parsed only for the `json` and `openrtb` presets, and only when not empty. For `openrtb`,
+    /// `json` holds only the members decisions are read from.
     public init(response: RecordedResponse?, failure: String?, preset: RulePreset) {
         status = response?.status
         self.failure = response == nil ? (failure ?? "no response") : nil
@@ -26,7 +27,7 @@ public struct PreparedAnswer: Sendable {
         if case .undecodable(let why) = outcome { unparsable = why }
         guard preset == .json || preset == .openrtb, !decoded.isEmpty, unparsable == nil else { return }
         do {
-            json = try JSONParser.parseOrThrow(decoded)
+            json = try JSONParser.parseOrThrow(decoded, keeping: preset == .openrtb ? DecisionExtractor.memberNames : nil)
         } catch {
             unparsable = error.description
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Parses JSON from untrusted bytes (RFC 8259). Never traps: malformed input, excessive
 /// nesting and invalid UTF-8 produce `nil`.
 public struct JSONParser {
@@ -9,9 +11,13 @@ public struct JSONParser {
     }
 
     /// The document in `bytes`, or an error saying where and why it is not JSON.
-    public static func parseOrThrow(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
+    ///
+    /// With `keeping`, object members whose names are not in it are checked for syntax and
+    /// nesting but not built (their strings are not decoded), which makes reading a few fields
+    /// of a large document cheap; the result then holds only the kept members.
+    public static func parseOrThrow(_ bytes: [UInt8], keeping: MemberNames? = nil) throws(JSONParseError) -> JSONValue {
         let outcome: Result<JSONValue, JSONParseError> = bytes.withUnsafeBufferPointer { buffer in
-            var parser = Cursor(bytes: buffer)
+            var parser = Cursor(bytes: buffer, keeping: keeping)
             parser.skipWhitespace()
             guard let value = parser.value(depth: 0) else {
                 return .failure(parser.tooDeep ? .tooDeep(offset: parser.index) : .invalid(offset: parser.index))
@@ -26,9 +32,11 @@ public struct JSONParser {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
         var tooDeep = false
+        let keeping: MemberNames?
 
-        init(bytes: UnsafeBufferPointer<UInt8>) {
+        init(bytes: UnsafeBufferPointer<UInt8>, keeping: MemberNames?) {
             self.bytes = bytes
+            self.keeping = keeping
         }
 
         var current: UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -72,13 +80,30 @@ public struct JSONParser {
             }
             while true {
                 skipWhitespace()
-                guard current == UInt8(ascii: "\""), let key = string() else { return nil }
+                guard current == UInt8(ascii: "\"") else { return nil }
+                let key: String
+                var kept = true
+                if let keeping {
+                    let keyStart = index + 1
+                    guard skipString() else { return nil }
+                    let raw = UnsafeBufferPointer(rebasing: bytes[keyStart..<index - 1])
+                    kept = keeping.contains(raw)
+                    guard let text = kept ? Self.text(raw) : "" else { return nil }
+                    key = text
+                } else {
+                    guard let text = string() else { return nil }
+                    key = text
+                }
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { return nil }
                 index += 1
                 skipWhitespace()
-                guard let value = value(depth: depth + 1) else { return nil }
-                members.append((key, value))
+                if kept {
+                    guard let value = value(depth: depth + 1) else { return nil }
+                    members.append((key, value))
+                } else {
+                    guard skipValue(depth: depth + 1) else { return nil }
+                }
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
@@ -88,6 +113,80 @@ public struct JSONParser {
                 default: return nil
                 }
             }
+        }
+
+        /// The string of UTF-8 bytes; nil when they are not valid UTF-8. ASCII, the common case,
+        /// skips the validator.
+        static func text(_ utf8: UnsafeBufferPointer<UInt8>) -> String? {
+            if utf8.allSatisfy({ $0 < 0x80 }) { return String(decoding: utf8, as: UTF8.self) }
+            return String(validating: utf8, as: UTF8.self)
+        }
+
+        /// Checks one value's syntax and moves past it without building it.
+        mutating func skipValue(depth: Int) -> Bool {
+            guard depth < JSONParser.maxDepth else {
+                tooDeep = true
+                return false
+            }
+            guard let c = current else { return false }
+            switch c {
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
+                index += 1
+                skipWhitespace()
+                if current == close {
+                    index += 1
+                    return true
+                }
+                while true {
+                    skipWhitespace()
+                    if close == UInt8(ascii: "}") {
+                        guard current == UInt8(ascii: "\""), skipString() else { return false }
+                        skipWhitespace()
+                        guard current == UInt8(ascii: ":") else { return false }
+                        index += 1
+                        skipWhitespace()
+                    }
+                    guard skipValue(depth: depth + 1) else { return false }
+                    skipWhitespace()
+                    switch current {
+                    case UInt8(ascii: ","): index += 1
+                    case close:
+                        index += 1
+                        return true
+                    default: return false
+                    }
+                }
+            case UInt8(ascii: "\""):
+                return skipString()
+            case UInt8(ascii: "t"): return literal("true", .null) != nil
+            case UInt8(ascii: "f"): return literal("false", .null) != nil
+            case UInt8(ascii: "n"): return literal("null", .null) != nil
+            default: return number() != nil
+            }
+        }
+
+        /// Moves past a string, checking escapes and control bytes but not UTF-8.
+        mutating func skipString() -> Bool {
+            index += 1
+            while index < bytes.count {
+                let c = bytes[index]
+                if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") {
+                    index += 1
+                    continue
+                }
+                switch c {
+                case UInt8(ascii: "\""):
+                    index += 1
+                    return true
+                case UInt8(ascii: "\\"):
+                    index += 1
+                    guard escape() != nil else { return false }
+                default:
+                    return false
+                }
+            }
+            return false
         }
 
         mutating func array(depth: Int) -> JSONValue? {
@@ -113,33 +212,34 @@ public struct JSONParser {
             }
         }
 
+        /// A string value: the common case (no escapes) becomes a String straight from the
+        /// bytes; escapes are decoded into a byte buffer first. Invalid UTF-8 fails.
         mutating func string() -> String? {
             index += 1
-            var scalars = String.UnicodeScalarView()
-            var runStart = index
-            func flushRun(_ end: Int) -> Bool {
-                guard end > runStart else { return true }
-                guard let run = String(validating: UnsafeBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self) else {
-                    return false
-                }
-                scalars.append(contentsOf: run.unicodeScalars)
-                return true
+            let start = index
+            while let c = current, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\") {
+                guard c >= 0x20 else { return nil }
+                index += 1
             }
+            guard let stop = current else { return nil }
+            if stop == UInt8(ascii: "\"") {
+                index += 1
+                return Self.text(UnsafeBufferPointer(rebasing: bytes[start..<index - 1]))
+            }
+            var utf8 = Array(bytes[start..<index])
             while let c = current {
                 switch c {
                 case UInt8(ascii: "\""):
-                    guard flushRun(index) else { return nil }
                     index += 1
-                    return String(scalars)
+                    return utf8.withUnsafeBufferPointer { Self.text($0) }
                 case UInt8(ascii: "\\"):
-                    guard flushRun(index) else { return nil }
                     index += 1
                     guard let scalar = escape() else { return nil }
-                    scalars.append(scalar)
-                    runStart = index
+                    utf8.append(contentsOf: UTF8.encode(scalar)!)
                 case 0..<0x20:
                     return nil
                 default:
+                    utf8.append(c)
                     index += 1
                 }
             }
@@ -200,8 +300,17 @@ public struct JSONParser {
             {
                 index += 1
             }
-            let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-            return Double(text).map(JSONValue.number)
+            let digits = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if digits.count < 64 {
+                return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> JSONValue? in
+                    for (i, byte) in digits.enumerated() { buffer[i] = CChar(bitPattern: byte) }
+                    buffer[digits.count] = 0
+                    var end: UnsafeMutablePointer<CChar>?
+                    let value = strtod(buffer.baseAddress!, &end)
+                    return end == buffer.baseAddress! + digits.count ? .number(value) : nil
+                }
+            }
+            return Double(String(decoding: digits, as: UTF8.self)).map(JSONValue.number)
         }
     }
 }
@@ -221,5 +330,19 @@ public enum JSONParseError: Error, Sendable, Equatable, CustomStringConvertible 
         case .tooDeep(let offset): "JSON nested deeper than \(JSONParser.maxDepth) levels (at byte \(offset))"
         case .trailingBytes(let offset): "not JSON (unexpected bytes after the document at byte \(offset))"
         }
+    }
+}
+
+/// Object member names a parse keeps (see `JSONParser.parseOrThrow(_:keeping:)`), compared as
+/// raw UTF-8 bytes; names written with escapes are not matched.
+public struct MemberNames: Sendable {
+    private let names: [[UInt8]]
+
+    public init(_ names: [String]) {
+        self.names = names.map { Array($0.utf8) }
+    }
+
+    func contains(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
+        names.contains { $0.count == raw.count && $0.elementsEqual(raw) }
     }
 }

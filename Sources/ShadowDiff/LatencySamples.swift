@@ -6,6 +6,11 @@ struct LatencySamples: Sendable {
     struct Pairs: Sendable {
         var baseline: [Int64] = []
         var candidate: [Int64] = []
+
+        mutating func append(_ b: Int64, _ c: Int64) {
+            baseline.append(b)
+            candidate.append(c)
+        }
     }
 
     private(set) var byEndpoint: [String: Pairs] = [:]
@@ -18,11 +23,9 @@ struct LatencySamples: Sendable {
             skipped[baseline.error != nil || candidate.error != nil ? "a side failed" : "no latency recorded", default: 0] += 1
             return
         }
-        byEndpoint[endpoint, default: Pairs()].baseline.append(b)
-        byEndpoint[endpoint, default: Pairs()].candidate.append(c)
+        byEndpoint[endpoint, default: Pairs()].append(b, c)
         if let s, s.error == nil, let sn = s.latencyNs {
-            secondary.baseline.append(b)
-            secondary.candidate.append(sn)
+            secondary.append(b, sn)
         }
     }
 }

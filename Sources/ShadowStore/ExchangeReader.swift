@@ -31,37 +31,28 @@ extension ShadowDatabase {
         try exchanges(captureID: nil, afterID: id - 1, limit: 1).first.flatMap { $0.id == id ? $0 : nil }
     }
 
-    /// The exchanges with these ids, by id (ids not stored are missing).
-    public func exchanges(ids: Set<Int64>) throws -> [Int64: StoredExchange] {
-        guard !ids.isEmpty else { return [:] }
-        return try pool.read { db in
-            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
-            let rows = try Row.fetchAll(
-                db, sql: "\(Self.selectExchanges) WHERE e.id IN (\(marks))", arguments: StatementArguments(Array(ids)))
-            return Dictionary(uniqueKeysWithValues: rows.map(Self.storedExchange).map { ($0.id, $0) })
-        }
-    }
-
     private static let selectExchanges = """
-        SELECT e.*, b.request_version, b.request_headers, b.request_body, b.prod_headers, b.prod_body
+        SELECT e.id, e.capture_id, e.capture_time_ns, e.connection, e.client, e.server, e.protocol, e.method, e.target,
+               e.prod_status, e.prod_latency_ns, e.prod_error,
+               b.request_version, b.request_headers, b.request_body, b.prod_headers, b.prod_body
         FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
         """
 
+    /// A row of `selectExchanges`, read by column position.
     private static func storedExchange(_ row: Row) -> StoredExchange {
         let request = RecordedRequest(
-            method: row["method"], target: row["target"], version: row["request_version"],
-            headers: [HeaderField](wireText: row["request_headers"]), body: bytes(row["request_body"]))
+            method: row[7], target: row[8], version: row[12],
+            headers: [HeaderField](wireText: row[13]), body: bytes(row[14]))
         var response: RecordedResponse?
-        if let status: Int = row["prod_status"] {
-            response = RecordedResponse(
-                status: status, headers: [HeaderField](wireText: row["prod_headers"] ?? ""), body: bytes(row["prod_body"]))
+        if let status: Int = row[9] {
+            response = RecordedResponse(status: status, headers: [HeaderField](wireText: row[15] ?? ""), body: bytes(row[16]))
         }
         return StoredExchange(
-            id: row["id"], captureID: row["capture_id"],
+            id: row[0], captureID: row[1],
             exchange: CapturedExchange(
-                captureTimeNs: row["capture_time_ns"], connection: row["connection"], client: row["client"],
-                server: row["server"], wireProtocol: WireProtocol(rawValue: row["protocol"]) ?? .http1,
-                request: request, response: response, productionLatencyNs: row["prod_latency_ns"]))
+                captureTimeNs: row[2], connection: row[3], client: row[4], server: row[5],
+                wireProtocol: WireProtocol(rawValue: row[6]) ?? .http1,
+                request: request, response: response, productionLatencyNs: row[10], productionError: row[11]))
     }
 
     static func bytes(_ data: Data?) -> [UInt8] {

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import ShadowCore
 
@@ -9,50 +10,93 @@ public struct ResultSet: Sendable {
     public var results: [Side: SideResult]
 }
 
-/// Where a scan of a run's results stands: after this pass and exchange id.
-public struct ResultCursor: Sendable, Equatable {
-    public var pass: Int
-    public var exchangeID: Int64
+extension ShadowDatabase {
+    /// Visits every replayed request of a run in (pass, exchange id) order, leaving out warm-up
+    /// requests, streaming through one read transaction (a consistent snapshot) with memory
+    /// bounded by one result set.
+    ///
+    /// Each exchange carries its method, target and production answer; its request headers and
+    /// body only when `requestBodies` is true (they cost a read the differ often does not need).
+    public func scanResults(runID: Int64, requestBodies: Bool = true, _ visit: (ResultSet) throws -> Void) throws {
+        try pool.read { db in
+            let results = try Row.fetchCursor(db, sql: """
+                SELECT r.pass, r.exchange_id, r.side, r.status, r.first_byte_ns, r.latency_ns, r.error,
+                       b.headers, b.body, b.error_message
+                FROM results r JOIN result_bodies b USING (run_id, pass, exchange_id, side)
+                WHERE r.run_id = ? AND r.warmup = 0
+                ORDER BY r.pass, r.exchange_id
+                """, arguments: [runID])
+            var exchanges = ExchangeScan(db: db, requestBodies: requestBodies)
+            var pending: ResultSet?
+            while let row = try results.next() {
+                guard let side = Side(rawValue: row[2]) else { continue }
+                let pass: Int = row[0]
+                let id: Int64 = row[1]
+                if pending?.pass != pass || pending?.exchange.id != id {
+                    if let done = pending { try visit(done) }
+                    pending = nil
+                    guard let stored = try exchanges.exchange(id: id, pass: pass) else { continue }
+                    pending = ResultSet(exchange: stored, pass: pass, results: [:])
+                }
+                let response = try (row[3] as Int?).map {
+                    RecordedResponse(status: $0, headers: [HeaderField](wireText: row[7] ?? ""), body: try Self.bytes(row, 8))
+                }
+                pending?.results[side] = SideResult(
+                    exchangeID: id, side: side, response: response, firstByteNs: row[4], latencyNs: row[5],
+                    error: (row[6] as String?).flatMap(ReplayErrorKind.init(rawValue:)), errorMessage: row[9])
+            }
+            if let done = pending { try visit(done) }
+        }
+    }
 
-    public init(pass: Int = 0, exchangeID: Int64 = 0) {
-        self.pass = pass
-        self.exchangeID = exchangeID
+    /// The blob at `index` of a cursor row, copied once.
+    static func bytes(_ row: Row, _ index: Int) throws -> [UInt8] {
+        try row.withUnsafeData(atIndex: index) { data in data.map { [UInt8]($0) } ?? [] }
     }
 }
 
-extension ShadowDatabase {
-    /// Up to `limit` replayed requests of a run after `cursor`, in (pass, exchange id) order,
-    /// leaving out warm-up requests; an empty page ends the scan.
-    public func results(runID: Int64, after cursor: ResultCursor, limit: Int) throws -> [ResultSet] {
-        let rows: [Row] = try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT r.*, b.headers, b.body, b.error_message FROM results r
-                JOIN result_bodies b USING (run_id, pass, exchange_id, side)
-                WHERE r.run_id = ? AND r.warmup = 0 AND (r.pass, r.exchange_id) IN (
-                    SELECT DISTINCT pass, exchange_id FROM results
-                    WHERE run_id = ? AND warmup = 0 AND (pass, exchange_id) > (?, ?)
-                    ORDER BY pass, exchange_id LIMIT ?)
-                ORDER BY r.pass, r.exchange_id
-                """, arguments: [runID, runID, cursor.pass, cursor.exchangeID, limit])
+/// Exchanges read alongside a run's results, merge-joined by id: one cursor in id order,
+/// restarted when a new pass starts over (or an id behind it is asked for).
+private struct ExchangeScan {
+    let db: Database
+    let requestBodies: Bool
+    private var cursor: RowCursor?
+    private var last: StoredExchange?
+
+    init(db: Database, requestBodies: Bool) {
+        self.db = db
+        self.requestBodies = requestBodies
+    }
+
+    mutating func exchange(id: Int64, pass: Int) throws -> StoredExchange? {
+        if let last, last.id == id { return last }
+        if cursor == nil || (last?.id ?? Int64.min) > id {
+            cursor = try Row.fetchCursor(db, sql: """
+                SELECT e.id, e.capture_id, e.method, e.target, e.prod_status, e.prod_latency_ns, e.prod_error,
+                       b.prod_headers, b.prod_body, \(requestBodies ? "b.request_version, b.request_headers, b.request_body" : "NULL, NULL, NULL")
+                FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
+                WHERE e.id >= ? ORDER BY e.id
+                """, arguments: [id])
         }
-        let exchanges = try self.exchanges(ids: Set(rows.map { $0["exchange_id"] as Int64 }))
-        var sets: [ResultSet] = []
-        for row in rows {
-            guard let side = Side(rawValue: row["side"]) else { continue }
-            let id: Int64 = row["exchange_id"]
-            let pass: Int = row["pass"]
-            if sets.last.map({ $0.pass != pass || $0.exchange.id != id }) ?? true {
-                guard let stored = exchanges[id] else { continue }
-                sets.append(ResultSet(exchange: stored, pass: pass, results: [:]))
+        while let row = try cursor?.next() {
+            let rowID: Int64 = row[0]
+            guard rowID >= id else { continue }
+            var response: RecordedResponse?
+            if let status: Int = row[4] {
+                response = RecordedResponse(
+                    status: status, headers: [HeaderField](wireText: row[7] ?? ""), body: try ShadowDatabase.bytes(row, 8))
             }
-            let response = (row["status"] as Int?).map {
-                RecordedResponse(status: $0, headers: [HeaderField](wireText: row["headers"] ?? ""), body: Self.bytes(row["body"]))
-            }
-            sets[sets.count - 1].results[side] = SideResult(
-                exchangeID: id, side: side, response: response, firstByteNs: row["first_byte_ns"],
-                latencyNs: row["latency_ns"], error: (row["error"] as String?).flatMap(ReplayErrorKind.init(rawValue:)),
-                errorMessage: row["error_message"])
+            let request = RecordedRequest(
+                method: row[2], target: row[3], version: row[9] ?? "HTTP/1.1",
+                headers: [HeaderField](wireText: row[10] ?? ""), body: try ShadowDatabase.bytes(row, 11))
+            last = StoredExchange(
+                id: rowID, captureID: row[1],
+                exchange: CapturedExchange(
+                    captureTimeNs: 0, connection: 0, client: "", server: "", wireProtocol: .http1, request: request,
+                    response: response, productionLatencyNs: row[5], productionError: row[6]))
+            if rowID == id { return last }
+            return nil
         }
-        return sets
+        return nil
     }
 }

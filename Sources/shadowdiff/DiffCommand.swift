@@ -187,17 +187,11 @@ struct DiffCommand: ParsableCommand {
         let database = try ShadowDatabase(path: db, mode: .mustExist)
         let info = try database.run(named: runName)
         var accumulator = DiffAccumulator(rules: rules)
-        var cursor = ResultCursor()
-        while true {
-            let page = try database.results(runID: info.id, after: cursor, limit: 512)
-            guard let last = page.last else { break }
-            for set in page {
-                let exchange = set.exchange.exchange
-                accumulator.add(
-                    exchangeID: set.exchange.id, pass: set.pass, request: exchange.request,
-                    production: (exchange.response, failure: exchange.productionError), results: set.results)
-            }
-            cursor = ResultCursor(pass: last.pass, exchangeID: last.exchange.id)
+        try database.scanResults(runID: info.id, requestBodies: rules.preset == .auto) { set in
+            let exchange = set.exchange.exchange
+            accumulator.add(
+                exchangeID: set.exchange.id, pass: set.pass, request: exchange.request,
+                production: (exchange.response, failure: exchange.productionError), results: set.results)
         }
         let summary = accumulator.finish()
         let config = try? JSONDecoder().decode(ReplayConfiguration.self, from: Data(info.config.utf8))

@@ -224,7 +224,9 @@ import Testing
                 #expect(rows.map(\.pass) == [0, 0, 0, 1, 1, 1, 2, 2])
                 #expect(rows.filter(\.warmup).count == 2)
                 #expect(outcome.progress.sides[0].sent == 6)
-                #expect(try db.results(runID: outcome.run.id, after: ResultCursor(), limit: 100).count == 6)
+                var replayed = 0
+                try db.scanResults(runID: outcome.run.id) { _ in replayed += 1 }
+                #expect(replayed == 6)
             }
         }
     }

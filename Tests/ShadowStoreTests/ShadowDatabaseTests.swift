@@ -74,10 +74,17 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
                 ResultRow(exchangeID: 3, pass: 0, side: .baseline, status: 204, firstByteNs: 1, latencyNs: 2, headers: "X: y", body: []),
                 ResultRow(exchangeID: 1, pass: 1, side: .baseline, status: 204, firstByteNs: 1, latencyNs: 2, headers: "X: y", body: []),
             ])
-            let sets = try db.results(runID: run.id, after: ResultCursor(), limit: 10)
+            var sets: [ResultSet] = []
+            try db.scanResults(runID: run.id) { sets.append($0) }
             #expect(sets.map(\.exchange.id) == [1, 3, 1])
             #expect(sets.map(\.pass) == [0, 0, 1])
-            #expect(try db.results(runID: run.id, after: ResultCursor(pass: 0, exchangeID: 3), limit: 10).map(\.pass) == [1])
+            let first = sets[0].exchange.exchange
+            #expect(first.request == sampleExchange(0).request)
+            #expect(first.response == sampleExchange(0).response && first.productionLatencyNs == 1_234_567)
+            var lean: [ResultSet] = []
+            try db.scanResults(runID: run.id, requestBodies: false) { lean.append($0) }
+            #expect(lean.map(\.exchange.id) == [1, 3, 1])
+            #expect(lean[0].exchange.exchange.request.body.isEmpty && lean[0].exchange.exchange.request.target == "/openrtb2/auction?n=0")
             #expect(try db.replayedKeys(runID: run.id, after: 0, 1, limit: 10).map(\.exchangeID) == [2, 3, 1])
             #expect(sets[0].results[.baseline]?.response == ok)
             #expect(sets[0].results[.candidate]?.error == .timeout)
