@@ -78,7 +78,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // Terminal summary and JSON report.
-        .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff"]),
+        .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff", "ShadowStats"]),
         .executableTarget(name: "shadowdiff", dependencies: [
             "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
             "ShadowReport",

@@ -36,9 +36,9 @@ echo "== fixture bidders: baseline on 127.0.0.1:$baseline_port, candidate on 127
 echo "== shadowdiff capture --pcap captures/sample.pcap --db $db"
 "$bin/shadowdiff" capture --pcap captures/sample.pcap --db "$db"
 
-echo "== shadowdiff replay --db $db --baseline http://127.0.0.1:$baseline_port --candidate http://127.0.0.1:$candidate_port --run demo"
+echo "== shadowdiff replay --db $db --baseline http://127.0.0.1:$baseline_port --candidate http://127.0.0.1:$candidate_port --run demo --concurrency 4 --loop --limit 1040"
 "$bin/shadowdiff" replay --db "$db" --baseline "http://127.0.0.1:$baseline_port" \
-    --candidate "http://127.0.0.1:$candidate_port" --run demo --concurrency 4
+    --candidate "http://127.0.0.1:$candidate_port" --run demo --concurrency 4 --loop --limit 1040
 
 echo "== shadowdiff diff --db $db --run demo --json $out/demo-report.json"
 set +e

@@ -112,3 +112,63 @@ private func result(_ side: Side, _ body: String, status: Int = 200, latencyMs: 
         #expect(s.groups[0].examples.map(\.pass) == [0, 1, 0])
     }
 }
+
+@Suite struct LatencyVerdictTests {
+    /// Two endpoints, 2,000 pairs each; the candidate is 2 ms slower on `/slow` only.
+    @Test func aSlowEndpointIsJudgedAloneAndOverall() {
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<4_000 {
+            let slow = i % 2 == 0
+            let base = 2.0 + Double.random(in: 0..<0.3, using: &rng)
+            let request = RecordedRequest(method: "POST", target: slow ? "/slow" : "/fast", headers: [], body: [])
+            accumulator.add(exchangeID: Int64(i + 1), request: request, results: [
+                .baseline: result(.baseline, "{}", latencyMs: base),
+                .candidate: result(.candidate, "{}", latencyMs: base + (slow ? 2 : 0) + Double.random(in: 0..<0.01, using: &rng)),
+                .secondary: result(.secondary, "{}", latencyMs: base + Double.random(in: 0..<0.01, using: &rng)),
+            ])
+        }
+        let s = accumulator.finish()
+        #expect(s.latency.overall?.pairs == 4_000 && s.latency.overall?.regressed == true)
+        #expect(s.latency.endpoints.map(\.endpoint) == ["POST /fast", "POST /slow"])
+        #expect(s.latency.endpoints.map(\.regressed) == [false, true])
+        #expect(s.latency.secondary?.pairCount == 4_000)
+        #expect(s.latency.secondary?.percentileDeltas.allSatisfy { abs($0.estimateNs ?? 1e9) < 100_000 } == true)
+        #expect(s.gates.map(\.name) == ["mismatch rate", "latency p50", "latency p99"])
+        #expect(s.gates.map(\.passed) == [true, false, false])
+        #expect(s.gates[1].value.contains("regressed: POST /slow"))
+        #expect(!s.passed)
+    }
+
+    @Test func tooFewPairsAreNotJudgedAndSaySo() {
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        for i in 0..<50 {
+            accumulator.add(exchangeID: Int64(i + 1), request: request, results: [
+                .baseline: result(.baseline, "{}", latencyMs: 1), .candidate: result(.candidate, "{}", latencyMs: 9),
+            ])
+        }
+        var failed = result(.candidate, "")
+        failed.error = .timeout
+        failed.response = nil
+        accumulator.add(exchangeID: 99, request: request, results: [.baseline: result(.baseline, "{}"), .candidate: failed])
+        let s = accumulator.finish()
+        #expect(s.latency.skippedPairs == ["a side failed": 1])
+        let p99 = s.gates.first { $0.name == "latency p99" }
+        #expect(p99?.passed == true && p99?.value.contains("not judged") == true)
+        #expect(s.latency.overall?.analysis.baseline.percentiles.first { $0.percentile.label == "p99" }?.valueNs == nil)
+    }
+
+    @Test func theSameSeedGivesTheSameIntervals() {
+        func run() -> String? {
+            var accumulator = DiffAccumulator(rules: DiffRules())
+            for i in 0..<1_500 {
+                accumulator.add(exchangeID: Int64(i + 1), request: request, results: [
+                    .baseline: result(.baseline, "{}", latencyMs: 1 + Double(i % 97) / 100),
+                    .candidate: result(.candidate, "{}", latencyMs: 1 + Double(i % 89) / 100),
+                ])
+            }
+            return accumulator.finish().gates.last?.value
+        }
+        #expect(run() != nil && run() == run())
+    }
+}
