@@ -136,6 +136,15 @@ import Testing
             expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--run", "nope"), mentioning: "nope")
             let usage = try Harness.shadowdiff("diff", "--db", db, "--rules", "yaml-magic")
             #expect(usage.status == 2)
+            let rules = dir + "/rules.yaml"
+            try Data("preset: json\nignore:\n  - price\n".utf8).write(to: URL(fileURLWithPath: rules))
+            expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--rules-file", rules), mentioning: rules + ":3: ignore: invalid path 'price'")
+            try Data("preset: json\nignroe: [/a]\n".utf8).write(to: URL(fileURLWithPath: rules))
+            expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--rules-file", rules), mentioning: rules + ":2: unknown key 'ignroe'")
+            expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--rules-file", dir + "/none.yaml"), mentioning: dir + "/none.yaml")
+            expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--ignore", "price"), mentioning: "--ignore")
+            expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--tolerance", "/price=lots"), mentioning: "--tolerance")
+            expectOneLineError(try Harness.shadowdiff("diff", "--db", db, "--array-key", "/seatbid"), mentioning: "--array-key")
             // Nothing was recorded by the refused replays.
             let runs = try Harness.run("/usr/bin/sqlite3", [db, "SELECT count(*) FROM runs"])
             #expect(runs.stdout == "0\n")
