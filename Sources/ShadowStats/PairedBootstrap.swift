@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator; the same seed gives the same
 /// stream on every platform. Internal so that it never clashes with other modules' generators.
 struct SplitMix64Generator: Sendable {
@@ -52,8 +60,8 @@ struct SplitMix64Generator: Sendable {
 /// - Large samples: with more than `maxPairs` pairs, a seeded subsample of m pairs (without
 ///   replacement) is bootstrapped instead and every replicate is rescaled around the full-sample
 ///   estimate: Δ* ← Δ̂ₙ + √(m/n)·(Δ*ₘ − Δ̂ₘ) (m-out-of-n bootstrap; `subsampled` records it).
-///   With the defaults, 10^6 pairs, Δp50 and Δp99, 1000 resamples take about half a second in a
-///   release build on this project's 2-core machine.
+///   With the defaults, 10^6 pairs, Δp50 and Δp99, 1000 resamples take about 0.6 s of CPU in a
+///   release build on this project's machine (bench/stats/speed.sh), sorts included.
 /// - Intervals are percentile-method intervals of the replicates (linear interpolation between
 ///   order statistics, as numpy/scipy `quantile` do); the one-sided p-value for H0: Δ <= threshold
 ///   is (1 + #{Δ* <= threshold}) / (B + 1).
@@ -144,18 +152,31 @@ public struct PairedBootstrap: Sendable {
         deltas.first { $0.percentile == percentile }
     }
 
+    /// The m pairs the m-out-of-n path bootstraps: a seeded partial Fisher–Yates shuffle
+    /// (generator stream `UInt64.max`, apart from every resample's stream).
+    static func subsampleIndices(count n: Int, keeping m: Int, seed: UInt64) -> [Int] {
+        var generator = SplitMix64Generator(seed: seed, stream: UInt64.max)
+        var indices = Array(0..<n)
+        for position in 0..<m {
+            let pick = position + Int(generator.next(below: UInt64(n - position)))
+            indices.swapAt(position, pick)
+        }
+        return Array(indices[..<m])
+    }
+
     /// Contract: `baseline.count == candidate.count` (precondition); `baseline[i]` and
     /// `candidate[i]` are the same request's latencies.
     public init(baseline: [Int64], candidate: [Int64], percentiles: [Percentile],
                 configuration: Configuration = .default) {
-        self.init(baseline: baseline, candidate: candidate, sortedBaseline: baseline.sorted(),
-                  sortedCandidate: candidate.sorted(), percentiles: percentiles, configuration: configuration)
+        self.init(baseline: baseline, candidate: candidate, sortedBaseline: RadixSort.sorted(baseline),
+                  sortedCandidate: RadixSort.sorted(candidate), percentiles: percentiles, configuration: configuration)
     }
 
     /// As above, reusing both sides already sorted.
     init(baseline: [Int64], candidate: [Int64], sortedBaseline: [Int64], sortedCandidate: [Int64],
          percentiles requested: [Percentile], configuration: Configuration) {
         precondition(baseline.count == candidate.count, "bootstrap of unpaired samples")
+        precondition(configuration.resamples >= 1 && configuration.maxPairs >= 1, "invalid bootstrap configuration")
         let n = baseline.count
         self.configuration = configuration
         pairCount = n
@@ -178,14 +199,9 @@ public struct PairedBootstrap: Sendable {
         let workBaseline: [Int64]
         let workCandidate: [Int64]
         if m < n {
-            var generator = SplitMix64Generator(seed: configuration.seed, stream: UInt64.max)
-            var indices = Array(0..<n)
-            for position in 0..<m {
-                let pick = position + Int(generator.next(below: UInt64(n - position)))
-                indices.swapAt(position, pick)
-            }
-            workBaseline = indices[..<m].map { baseline[$0] }
-            workCandidate = indices[..<m].map { candidate[$0] }
+            let indices = Self.subsampleIndices(count: n, keeping: m, seed: configuration.seed)
+            workBaseline = indices.map { baseline[$0] }
+            workCandidate = indices.map { candidate[$0] }
         } else {
             workBaseline = baseline
             workCandidate = candidate
@@ -219,15 +235,14 @@ struct RankedPairs {
     let count: Int
     let sortedBaseline: [Int64]
     let sortedCandidate: [Int64]
-    /// ranks[2i] = rank of pair i's baseline among baselines, ranks[2i+1] likewise for candidates
-    /// (ties broken by index; equal values make the order statistic the same either way).
+    /// ranks[2i] = rank of pair i's baseline among baselines, ranks[2i+1] likewise for candidates.
     let ranks: [UInt32]
 
     init(baseline: [Int64], candidate: [Int64]) {
         count = baseline.count
         var ranks = [UInt32](repeating: 0, count: 2 * count)
-        let baselineOrder = baseline.indices.sorted { (baseline[$0], $0) < (baseline[$1], $1) }
-        let candidateOrder = candidate.indices.sorted { (candidate[$0], $0) < (candidate[$1], $1) }
+        let baselineOrder = RadixSort.order(baseline)
+        let candidateOrder = RadixSort.order(candidate)
         for (rank, index) in baselineOrder.enumerated() { ranks[2 * index] = UInt32(rank) }
         for (rank, index) in candidateOrder.enumerated() { ranks[2 * index + 1] = UInt32(rank) }
         sortedBaseline = baselineOrder.map { baseline[$0] }
@@ -237,54 +252,112 @@ struct RankedPairs {
 
     /// For each 1-based rank in `ranks`, `resamples` replicates of
     /// (candidate order statistic − baseline order statistic) over resamples of `count` pairs.
-    /// Resample b draws from `SplitMix64Generator(seed: seed, stream: b)`.
+    /// Resample b draws its `count` indices with `Self.drawIndices(seed:stream: b, ...)`.
+    ///
+    /// Written for speed in debug builds too (the simulation tests run thousands of bootstraps):
+    /// the generator is inlined by hand, counts live in raw memory cleared with memset, and the
+    /// walk to an order statistic skips whole blocks of 64 ranks.
     func replicates(ranks targets: [Int], resamples: Int, seed: UInt64) -> [[Int64]] {
         let m = count
+        precondition(m > 0 && m <= Int(UInt32.max), "resample size out of range")
         var output = [[Int64]](repeating: [Int64](repeating: 0, count: resamples), count: targets.count)
         // Walk plan: targets in the lower half from the bottom (ascending), the rest from the top.
         let byRank = targets.indices.sorted { targets[$0] < targets[$1] }
         let fromBottom = byRank.filter { targets[$0] <= (m + 1) / 2 }
-        let fromTop = byRank.filter { targets[$0] > (m + 1) / 2 }.reversed().map { $0 }
-        var baselineCounts = [UInt32](repeating: 0, count: m)
-        var candidateCounts = [UInt32](repeating: 0, count: m)
+        let fromTop = Array(byRank.filter { targets[$0] > (m + 1) / 2 }.reversed())
+        let blocks = (m + Self.blockSize - 1) / Self.blockSize
+        // One allocation: baseline counts, candidate counts, baseline block sums, candidate block sums.
+        let counts = UnsafeMutablePointer<UInt32>.allocate(capacity: 2 * m + 2 * blocks)
+        defer { counts.deallocate() }
+        let baselineCounts = counts
+        let candidateCounts = counts + m
+        let baselineBlocks = counts + 2 * m
+        let candidateBlocks = counts + 2 * m + blocks
+        let byteCount = (2 * m + 2 * blocks) * MemoryLayout<UInt32>.stride
         var baselineValue = [Int64](repeating: 0, count: targets.count)
         var candidateValue = [Int64](repeating: 0, count: targets.count)
-        ranks.withUnsafeBufferPointer { rankPairs in
-            baselineCounts.withUnsafeMutableBufferPointer { baselineCounts in
-                candidateCounts.withUnsafeMutableBufferPointer { candidateCounts in
-                    let bound = UInt64(m)
-                    for resample in 0..<resamples {
-                        var generator = SplitMix64Generator(seed: seed, stream: UInt64(resample))
-                        baselineCounts.update(repeating: 0)
-                        candidateCounts.update(repeating: 0)
-                        for _ in 0..<m {
-                            let pair = Int(generator.next(below: bound)) &* 2
-                            baselineCounts[Int(rankPairs[pair])] &+= 1
-                            candidateCounts[Int(rankPairs[pair &+ 1])] &+= 1
+        let bound = UInt64(m)
+        let rejectBelow = (UInt64(1) << 32 - bound) % bound
+        let shift = Self.blockShift  // a local: static lets cost an initialization check per use in debug builds
+        ranks.withUnsafeBufferPointer { rankBuffer in
+            let rankPairs = rankBuffer.baseAddress!
+            for resample in 0..<resamples {
+                memset(counts, 0, byteCount)
+                var state = SplitMix64Generator(seed: seed, stream: UInt64(resample)).state
+                var drawn = 0
+                while drawn < m {
+                    // One SplitMix64 output gives two 32-bit candidates (high half first); each goes
+                    // through Lemire's multiply-shift with rejection.
+                    state &+= 0x9E37_79B9_7F4A_7C15
+                    var z = state
+                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                    z ^= z >> 31
+                    var product = (z >> 32) &* bound
+                    var half = 0
+                    while half < 2 && drawn < m {
+                        if product & 0xFFFF_FFFF >= rejectBelow {
+                            let pair = Int(truncatingIfNeeded: product >> 32) &* 2
+                            let baselineRank = Int(truncatingIfNeeded: rankPairs[pair])
+                            let candidateRank = Int(truncatingIfNeeded: rankPairs[pair &+ 1])
+                            baselineCounts[baselineRank] &+= 1
+                            candidateCounts[candidateRank] &+= 1
+                            baselineBlocks[baselineRank &>> shift] &+= 1
+                            candidateBlocks[candidateRank &>> shift] &+= 1
+                            drawn &+= 1
                         }
-                        Self.walk(baselineCounts, sorted: sortedBaseline, targets: targets,
-                                  fromBottom: fromBottom, fromTop: fromTop, into: &baselineValue)
-                        Self.walk(candidateCounts, sorted: sortedCandidate, targets: targets,
-                                  fromBottom: fromBottom, fromTop: fromTop, into: &candidateValue)
-                        for which in targets.indices {
-                            output[which][resample] = candidateValue[which] - baselineValue[which]
-                        }
+                        product = (z & 0xFFFF_FFFF) &* bound
+                        half &+= 1
                     }
+                }
+                Self.walk(baselineCounts, blocks: baselineBlocks, count: m, sorted: sortedBaseline, targets: targets,
+                          fromBottom: fromBottom, fromTop: fromTop, into: &baselineValue)
+                Self.walk(candidateCounts, blocks: candidateBlocks, count: m, sorted: sortedCandidate, targets: targets,
+                          fromBottom: fromBottom, fromTop: fromTop, into: &candidateValue)
+                for which in targets.indices {
+                    output[which][resample] = candidateValue[which] - baselineValue[which]
                 }
             }
         }
         return output
     }
 
-    /// The order statistics `targets[i]` (1-based) of a resample given by its per-rank draw counts.
-    private static func walk(_ counts: UnsafeMutableBufferPointer<UInt32>, sorted: [Int64], targets: [Int],
-                             fromBottom: [Int], fromTop: [Int], into values: inout [Int64]) {
-        let m = counts.count
+    static let blockShift = 6
+    static let blockSize = 1 << blockShift
+
+    /// The indices resample `stream` draws, written plainly: the specification `replicates`
+    /// inlines (tests compare the two).
+    static func drawIndices(seed: UInt64, stream: UInt64, count: Int) -> [Int] {
+        var generator = SplitMix64Generator(seed: seed, stream: stream)
+        let bound = UInt64(count)
+        let rejectBelow = (UInt64(1) << 32 - bound) % bound
+        var indices: [Int] = []
+        while indices.count < count {
+            let word = generator.next()
+            for candidate in [word >> 32, word & 0xFFFF_FFFF] where indices.count < count {
+                let product = candidate * bound
+                if product & 0xFFFF_FFFF >= rejectBelow { indices.append(Int(product >> 32)) }
+            }
+        }
+        return indices
+    }
+
+    /// The order statistics `targets[i]` (1-based) of a resample given by its per-rank draw counts
+    /// and per-block sums of them.
+    private static func walk(_ counts: UnsafeMutablePointer<UInt32>, blocks: UnsafeMutablePointer<UInt32>, count m: Int,
+                             sorted: [Int64], targets: [Int], fromBottom: [Int], fromTop: [Int],
+                             into values: inout [Int64]) {
         // Bottom: smallest r with counts[0...r] summing to >= k.
-        var rank = 0
-        var below = 0
+        var block = 0
+        var belowBlock = 0  // draws in blocks before `block`
         for which in fromBottom {
             let k = targets[which]
+            while belowBlock + Int(blocks[block]) < k {
+                belowBlock += Int(blocks[block])
+                block += 1
+            }
+            var rank = block << blockShift
+            var below = belowBlock
             while below + Int(counts[rank]) < k {
                 below += Int(counts[rank])
                 rank += 1
@@ -292,10 +365,16 @@ struct RankedPairs {
             values[which] = sorted[rank]
         }
         // Top: smallest r with counts[(r+1)...] summing to <= m − k.
-        rank = m - 1
-        var above = 0
+        block = (m - 1) >> blockShift
+        var aboveBlock = 0  // draws in blocks after `block`
         for which in fromTop {
             let allowed = m - targets[which]
+            while aboveBlock + Int(blocks[block]) <= allowed {
+                aboveBlock += Int(blocks[block])
+                block -= 1
+            }
+            var rank = Swift.min(m - 1, ((block + 1) << blockShift) - 1)
+            var above = aboveBlock
             while above + Int(counts[rank]) <= allowed {
                 above += Int(counts[rank])
                 rank -= 1

@@ -88,8 +88,8 @@ public struct PairedLatencyAnalysis: Codable, Sendable, Hashable {
 
     /// Analyzes one endpoint. Throws when the sides differ in length or a value is out of range
     /// (|v| >= 2^60). Pure: the same inputs and options give the same result, bit for bit.
-    /// Cost: three sorts of n values plus the bootstrap (see `PairedBootstrap`); about 0.6 s for
-    /// 10^6 pairs with the defaults in a release build on this project's 2-core machine.
+    /// Cost: radix sorts of n values, O(n) passes, and the bootstrap (see `PairedBootstrap`): about
+    /// 0.75 s of CPU for 10^6 pairs with the defaults in a release build (bench/stats/speed.sh).
     public init(baseline: [Int64], candidate: [Int64], options: Options = .default) throws(LatencySampleError) {
         guard baseline.count == candidate.count else {
             throw .lengthMismatch(baselineCount: baseline.count, candidateCount: candidate.count)
@@ -103,11 +103,11 @@ public struct PairedLatencyAnalysis: Codable, Sendable, Hashable {
         }
         let n = baseline.count
         pairCount = n
-        let sortedBaseline = baseline.sorted()
-        let sortedCandidate = candidate.sorted()
+        let sortedBaseline = RadixSort.sorted(baseline)
+        let sortedCandidate = RadixSort.sorted(candidate)
         var differences = [Int64](repeating: 0, count: n)
         for index in 0..<n { differences[index] = candidate[index] - baseline[index] }
-        differences.sort()
+        differences = RadixSort.sorted(differences)
 
         self.baseline = LatencySummary(sorted: sortedBaseline, percentiles: options.reportedPercentiles)
         self.candidate = LatencySummary(sorted: sortedCandidate, percentiles: options.reportedPercentiles)

@@ -48,7 +48,7 @@ public struct LatencySummary: Codable, Sendable, Hashable {
 
     /// Sorts a copy of `latencies` and summarizes it.
     public init(latencies: [Int64], percentiles levels: [Percentile] = Percentile.reported) {
-        self.init(sorted: latencies.sorted(), percentiles: levels)
+        self.init(sorted: RadixSort.sorted(latencies), percentiles: levels)
     }
 
     /// The reported value at `level`, nil when withheld or not requested.
@@ -88,7 +88,7 @@ public struct LatencyRatioSummary: Codable, Sendable, Hashable {
             if base == 0 { skipped += 1; continue }
             ratios.append(Double(candidate[index]) / Double(base))
         }
-        ratios.sort()
+        ratios = RadixSort.sorted(ratios)
         pairsUsed = ratios.count
         skippedZeroBaseline = skipped
         percentiles = levels.map { level in

@@ -55,7 +55,7 @@ public struct WilcoxonSignedRank: Codable, Sendable, Hashable {
 
     /// Runs the test on `differences` (any order; sorts a copy).
     public init(differences: [Int64], method requested: Method = .auto) {
-        self.init(sortedDifferences: differences.sorted(), method: requested)
+        self.init(sortedDifferences: RadixSort.sorted(differences), method: requested)
     }
 
     /// Contract: `sortedDifferences` is ascending. O(n) after the sort.

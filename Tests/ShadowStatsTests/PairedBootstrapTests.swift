@@ -29,27 +29,27 @@ import Testing
         let draws = (0..<10_000).map { _ in bounded.next(below: 7) }
         #expect(draws.allSatisfy { $0 < 7 })
         #expect(Set(draws).count == 7)
+        let indices = RankedPairs.drawIndices(seed: 5, stream: 0, count: 7)
+        #expect(indices.count == 7 && indices.allSatisfy { (0..<7).contains($0) })
     }
 
     /// Counting draws per rank gives exactly what sorting each resample would.
     @Test func rankCountingEqualsSortingEachResample() {
         var random = TestRandom(seed: 3)
         // Coarse values: many ties on both sides.
-        let baseline = (0..<257).map { _ in random.integer(in: 0...40) * 1_000 }
-        let candidate = (0..<257).map { _ in random.integer(in: 0...45) * 1_000 }
-        let levels: [Percentile] = [.p50, .p90, Percentile(partsPerMillion: 100_000), Percentile(partsPerMillion: 960_000)]
+        // 1000 pairs: several 64-rank blocks; levels on both walks, near the ends and mid-block.
+        let baseline = (0..<1_000).map { _ in random.integer(in: 0...400) * 1_000 }
+        let candidate = (0..<1_000).map { _ in random.integer(in: 0...450) * 1_000 }
+        let levels: [Percentile] = [.p50, .p90, .p99, Percentile(partsPerMillion: 1_000), Percentile(partsPerMillion: 100_000),
+                                    Percentile(partsPerMillion: 500_001), Percentile(partsPerMillion: 960_000),
+                                    Percentile(partsPerMillion: 999_000)]
         let ranked = RankedPairs(baseline: baseline, candidate: candidate)
         let ranks = levels.map { $0.nearestRank(count: baseline.count) }
         let fast = ranked.replicates(ranks: ranks, resamples: 50, seed: 11)
         for resample in 0..<50 {
-            var generator = SplitMix64Generator(seed: 11, stream: UInt64(resample))
-            var b: [Int64] = []
-            var c: [Int64] = []
-            for _ in 0..<baseline.count {
-                let index = Int(generator.next(below: UInt64(baseline.count)))
-                b.append(baseline[index])
-                c.append(candidate[index])
-            }
+            let indices = RankedPairs.drawIndices(seed: 11, stream: UInt64(resample), count: baseline.count)
+            var b = indices.map { baseline[$0] }
+            var c = indices.map { candidate[$0] }
             b.sort()
             c.sort()
             for (which, rank) in ranks.enumerated() {
@@ -89,6 +89,19 @@ import Testing
             let widthFull = a.interval(confidenceLevel: 0.95).highNs - a.interval(confidenceLevel: 0.95).lowNs
             let widthCapped = b.interval(confidenceLevel: 0.95).highNs - b.interval(confidenceLevel: 0.95).lowNs
             #expect(widthCapped > 0.5 * widthFull && widthCapped < 2 * widthFull, "\(level): \(widthCapped) vs \(widthFull)")
+        }
+        // Exactly: Δ* = Δ̂ₙ + √(m/n)·(Δ*ₘ − Δ̂ₘ) with Δ*ₘ the plain bootstrap of the subsample.
+        let indices = PairedBootstrap.subsampleIndices(count: 40_000, keeping: 10_000, seed: 1)
+        #expect(Set(indices).count == 10_000)
+        let subBaseline = indices.map { baseline[$0] }
+        let subCandidate = indices.map { candidate[$0] }
+        let plain = PairedBootstrap(baseline: subBaseline, candidate: subCandidate, percentiles: [.p50, .p99],
+                                    configuration: .init(resamples: 400, seed: 1))
+        for level in [Percentile.p50, .p99] {
+            let raw = try #require(plain.delta(for: level))
+            let scaled = try #require(capped.delta(for: level))
+            let expected = raw.replicatesNs.map { Double(scaled.estimateNs) + 0.5 * ($0 - Double(raw.estimateNs)) }
+            #expect(zip(expected, scaled.replicatesNs).allSatisfy { abs($0 - $1) <= 1e-9 * abs($0) })
         }
         // p99.9 needs 10,000 pairs: m is raised to it when maxPairs is smaller.
         let raised = PairedBootstrap(baseline: baseline, candidate: candidate, percentiles: [.p999],
