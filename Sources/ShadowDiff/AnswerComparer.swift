@@ -8,14 +8,16 @@ public struct PreparedAnswer: Sendable {
     public var headers: [HeaderField]
     /// The body with its content codings undone.
     public var body: [UInt8]
-    /// The parsed body, when JSON was asked for and the body is JSON.
+    /// The parsed body, for the `json` preset when the body is JSON.
     public var json: JSONValue?
     /// Why the body is not usable as JSON (when JSON was asked for), e.g. `not JSON (error at byte 3)`.
     public var unparsable: String?
+    /// The OpenRTB decisions, for the `openrtb` preset.
+    public var bids: [String: Bid] = [:]
 
-    /// Prepares `response` (or the failure `failure`) for comparison under `preset`; bodies are
-    /// parsed only for the `json` and `openrtb` presets, and only when not empty. For `openrtb`,
-    /// `json` holds only the members decisions are read from.
+    /// Prepares `response` (or the failure `failure`) for comparison under `preset`: a non-empty
+    /// body is parsed into `json` for the `json` preset, and read into `bids` for `openrtb`
+    /// when the status is 200 (other statuses carry no decision).
     public init(response: RecordedResponse?, failure: String?, preset: RulePreset) {
         status = response?.status
         self.failure = response == nil ? (failure ?? "no response") : nil
@@ -25,9 +27,13 @@ public struct PreparedAnswer: Sendable {
         let (decoded, outcome) = ContentDecoder.decode(response.body, headers: response.headers)
         body = decoded
         if case .undecodable(let why) = outcome { unparsable = why }
-        guard preset == .json || preset == .openrtb, !decoded.isEmpty, unparsable == nil else { return }
+        guard !decoded.isEmpty, unparsable == nil else { return }
         do {
-            json = try JSONParser.parseOrThrow(decoded, keeping: preset == .openrtb ? DecisionExtractor.memberNames : nil)
+            switch preset {
+            case .json: json = try JSONParser.parseOrThrow(decoded)
+            case .openrtb where response.status == 200: bids = try JSONParser.openRTBBids(decoded)
+            default: break
+            }
         } catch {
             unparsable = error.description
         }
@@ -62,8 +68,7 @@ public enum AnswerComparer {
             return (out, false)
         case .openrtb:
             if let unusable = unusableBodies(a, b) { return (out + unusable, false) }
-            let left = DecisionExtractor.bids(status: sa, body: a.json), right = DecisionExtractor.bids(status: sb, body: b.json)
-            out += DecisionExtractor.compare(left, right, rules: rules)
+            out += DecisionExtractor.compare(a.bids, b.bids, rules: rules)
             return (out, false)
         case .json:
             switch (a.json, b.json) {

@@ -11,13 +11,9 @@ public struct JSONParser {
     }
 
     /// The document in `bytes`, or an error saying where and why it is not JSON.
-    ///
-    /// With `keeping`, object members whose names are not in it are checked for syntax and
-    /// nesting but not built (their strings are not decoded), which makes reading a few fields
-    /// of a large document cheap; the result then holds only the kept members.
-    public static func parseOrThrow(_ bytes: [UInt8], keeping: MemberNames? = nil) throws(JSONParseError) -> JSONValue {
+    public static func parseOrThrow(_ bytes: [UInt8]) throws(JSONParseError) -> JSONValue {
         let outcome: Result<JSONValue, JSONParseError> = bytes.withUnsafeBufferPointer { buffer in
-            var parser = Cursor(bytes: buffer, keeping: keeping)
+            var parser = Cursor(bytes: buffer)
             parser.skipWhitespace()
             guard let value = parser.value(depth: 0) else {
                 return .failure(parser.tooDeep ? .tooDeep(offset: parser.index) : .invalid(offset: parser.index))
@@ -28,15 +24,13 @@ public struct JSONParser {
         return try outcome.get()
     }
 
-    private struct Cursor {
+    fileprivate struct Cursor {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
         var tooDeep = false
-        let keeping: MemberNames?
 
-        init(bytes: UnsafeBufferPointer<UInt8>, keeping: MemberNames?) {
+        init(bytes: UnsafeBufferPointer<UInt8>) {
             self.bytes = bytes
-            self.keeping = keeping
         }
 
         var current: UInt8? { index < bytes.count ? bytes[index] : nil }
@@ -81,29 +75,13 @@ public struct JSONParser {
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { return nil }
-                let key: String
-                var kept = true
-                if let keeping {
-                    let keyStart = index + 1
-                    guard skipString() else { return nil }
-                    let raw = UnsafeBufferPointer(rebasing: bytes[keyStart..<index - 1])
-                    kept = keeping.contains(raw)
-                    guard let text = kept ? Self.text(raw) : "" else { return nil }
-                    key = text
-                } else {
-                    guard let text = string() else { return nil }
-                    key = text
-                }
+                guard let key = string() else { return nil }
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { return nil }
                 index += 1
                 skipWhitespace()
-                if kept {
-                    guard let value = value(depth: depth + 1) else { return nil }
-                    members.append((key, value))
-                } else {
-                    guard skipValue(depth: depth + 1) else { return nil }
-                }
+                guard let value = value(depth: depth + 1) else { return nil }
+                members.append((key, value))
                 skipWhitespace()
                 switch current {
                 case UInt8(ascii: ","): index += 1
@@ -163,6 +141,75 @@ public struct JSONParser {
             case UInt8(ascii: "f"): return literal("false", .null) != nil
             case UInt8(ascii: "n"): return literal("null", .null) != nil
             default: return number() != nil
+            }
+        }
+
+        /// Walks an object's members without building it: `visit` gets each raw member name with
+        /// the cursor at the value and consumes the value (false on a syntax error), or returns
+        /// nil to have it skipped.
+        mutating func members(depth: Int, _ visit: (inout Cursor, UnsafeBufferPointer<UInt8>) -> Bool?) -> Bool {
+            guard depth < JSONParser.maxDepth else {
+                tooDeep = true
+                return false
+            }
+            guard current == UInt8(ascii: "{") else { return skipValue(depth: depth) }
+            index += 1
+            skipWhitespace()
+            if current == UInt8(ascii: "}") {
+                index += 1
+                return true
+            }
+            while true {
+                skipWhitespace()
+                guard current == UInt8(ascii: "\"") else { return false }
+                let keyStart = index + 1
+                guard skipString() else { return false }
+                let key = UnsafeBufferPointer(rebasing: bytes[keyStart..<index - 1])
+                skipWhitespace()
+                guard current == UInt8(ascii: ":") else { return false }
+                index += 1
+                skipWhitespace()
+                switch visit(&self, key) {
+                case .some(true): break
+                case .some(false): return false
+                case .none: guard skipValue(depth: depth + 1) else { return false }
+                }
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "}"):
+                    index += 1
+                    return true
+                default: return false
+                }
+            }
+        }
+
+        /// Walks an array's elements; `visit` consumes each (false on a syntax error). A value
+        /// that is not an array is skipped.
+        mutating func elements(depth: Int, _ visit: (inout Cursor) -> Bool) -> Bool {
+            guard depth < JSONParser.maxDepth else {
+                tooDeep = true
+                return false
+            }
+            guard current == UInt8(ascii: "[") else { return skipValue(depth: depth) }
+            index += 1
+            skipWhitespace()
+            if current == UInt8(ascii: "]") {
+                index += 1
+                return true
+            }
+            while true {
+                skipWhitespace()
+                guard visit(&self) else { return false }
+                skipWhitespace()
+                switch current {
+                case UInt8(ascii: ","): index += 1
+                case UInt8(ascii: "]"):
+                    index += 1
+                    return true
+                default: return false
+                }
             }
         }
 
@@ -333,16 +380,95 @@ public enum JSONParseError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// Object member names a parse keeps (see `JSONParser.parseOrThrow(_:keeping:)`), compared as
-/// raw UTF-8 bytes; names written with escapes are not matched.
-public struct MemberNames: Sendable {
-    private let names: [[UInt8]]
-
-    public init(_ names: [String]) {
-        self.names = names.map { Array($0.utf8) }
-    }
-
-    func contains(_ raw: UnsafeBufferPointer<UInt8>) -> Bool {
-        names.contains { $0.count == raw.count && $0.elementsEqual(raw) }
+extension JSONParser {
+    /// Reads `body` as an OpenRTB bid response straight into decisions, without building the
+    /// document: the same result as `DecisionExtractor.bids(status: 200, body: parse(body))`,
+    /// with members a decision does not use checked for syntax only.
+    static func openRTBBids(_ body: [UInt8]) throws(JSONParseError) -> [String: Bid] {
+        func named(_ raw: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
+            raw.count == name.utf8CodeUnitCount && raw.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: raw.count))
+        }
+        func text(_ value: JSONValue?) -> String? { value.map { $0.stringValue ?? $0.preview() } }
+        func texts(_ value: JSONValue?) -> [String] {
+            (value?.arrayValue ?? []).map { $0.stringValue ?? $0.preview() }.sorted()
+        }
+        struct Partial {
+            var impid: String?
+            var price = 0.0
+            var crid: String?
+            var adomain: [String] = []
+            var dealid: String?
+            var cat: [String] = []
+            var attr: [String] = []
+        }
+        let outcome: Result<[String: Bid], JSONParseError> = body.withUnsafeBufferPointer { buffer in
+            var cursor = Cursor(bytes: buffer)
+            var seats: [(seat: String?, bids: [Partial])] = []
+            var currency = "USD"
+            cursor.skipWhitespace()
+            guard cursor.current == UInt8(ascii: "{") else {
+                if cursor.value(depth: 0) == nil { return .failure(cursor.tooDeep ? .tooDeep(offset: cursor.index) : .invalid(offset: cursor.index)) }
+                cursor.skipWhitespace()
+                return cursor.index == buffer.count ? .success([:]) : .failure(.trailingBytes(offset: cursor.index))
+            }
+            let ok = cursor.members(depth: 0) { c, key in
+                if named(key, "cur") {
+                    guard let value = c.value(depth: 1) else { return false }
+                    if let s = value.stringValue { currency = s }
+                    return true
+                }
+                guard named(key, "seatbid") else { return nil }
+                return c.elements(depth: 1) { c in
+                    var seat: String?
+                    var bids: [Partial] = []
+                    let done = c.members(depth: 2) { c, key in
+                        if named(key, "seat") {
+                            guard let value = c.value(depth: 3) else { return false }
+                            seat = value.stringValue
+                            return true
+                        }
+                        guard named(key, "bid") else { return nil }
+                        return c.elements(depth: 3) { c in
+                            var bid = Partial()
+                            let done = c.members(depth: 4) { c, key in
+                                let fields: [StaticString] = ["impid", "price", "crid", "adomain", "dealid", "cat", "attr"]
+                                guard let field = fields.firstIndex(where: { named(key, $0) }) else { return nil }
+                                guard let value = c.value(depth: 5) else { return false }
+                                switch field {
+                                case 0: bid.impid = text(value)
+                                case 1: bid.price = value.numberValue ?? 0
+                                case 2: bid.crid = value.stringValue
+                                case 3: bid.adomain = texts(value)
+                                case 4: bid.dealid = value.stringValue
+                                case 5: bid.cat = texts(value)
+                                default: bid.attr = texts(value)
+                                }
+                                return true
+                            }
+                            if done { bids.append(bid) }
+                            return done
+                        }
+                    }
+                    if done { seats.append((seat, bids)) }
+                    return done
+                }
+            }
+            guard ok else { return .failure(cursor.tooDeep ? .tooDeep(offset: cursor.index) : .invalid(offset: cursor.index)) }
+            cursor.skipWhitespace()
+            guard cursor.index == buffer.count else { return .failure(.trailingBytes(offset: cursor.index)) }
+            var out: [String: Bid] = [:]
+            for (seat, bids) in seats {
+                for partial in bids {
+                    guard let impid = partial.impid else { continue }
+                    let bid = Bid(
+                        price: partial.price, crid: partial.crid, adomain: partial.adomain, dealid: partial.dealid,
+                        cat: partial.cat, attr: partial.attr, seat: seat, currency: currency)
+                    if let existing = out[impid], existing.price >= bid.price { continue }
+                    out[impid] = bid
+                }
+            }
+            return .success(out)
+        }
+        return try outcome.get()
     }
 }

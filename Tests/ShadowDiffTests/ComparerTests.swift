@@ -159,3 +159,28 @@ private func response(_ bids: String...) -> String {
         #expect(EndpointName.of(method: "GET", path: "") == "GET /")
     }
 }
+
+@Suite struct OpenRTBBidsTests {
+    /// The streaming reader agrees with extracting from the parsed document, on every fixture
+    /// shape: several seats, repeated impressions, numeric ids, missing fields, noise members.
+    @Test(arguments: [
+        response(bid("1", 1.5), bid("2", 3, deal: "d")),
+        #"{"cur":"EUR","seatbid":[{"seat":"a","bid":[{"impid":1,"price":2,"attr":[3,1]}]},{"seat":"b","bid":[{"impid":"1","price":2.5,"cat":["x"]}]}]}"#,
+        #"{"seatbid":[{"bid":[{"impid":"1","price":1},{"impid":"1","price":0.5},{"price":9}]}],"ext":{"seatbid":[]}}"#,
+        #"{"id":"x","nbr":2}"#, #"{"seatbid":"nope"}"#, #"[1,2]"#, #"{"seatbid":[{"bid":[{"impid":"\u0031","adm":"<a href=\"x\">"}]}]}"#,
+    ])
+    func agreesWithTheDocumentReader(_ body: String) throws {
+        let bytes = Array(body.utf8)
+        #expect(try JSONParser.openRTBBids(bytes) == DecisionExtractor.bids(status: 200, body: JSONParser.parse(bytes)))
+    }
+
+    @Test(arguments: [#"{"seatbid":[{"bid":[{"impid":"1",}]}]}"#, #"{"seatbid":[]} x"#, "{\"ext\":\"\u{01}\"}", "{"])
+    func refusesWhatIsNotJSON(_ body: String) {
+        #expect(throws: JSONParseError.self) { try JSONParser.openRTBBids(Array(body.utf8)) }
+    }
+
+    @Test func deepNestingIsRefusedWithoutRecursingForever() {
+        let deep = #"{"seatbid":[{"bid":[{"ext":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}]}]}"
+        #expect(throws: JSONParseError.self) { try JSONParser.openRTBBids(Array(deep.utf8)) }
+    }
+}

@@ -61,7 +61,7 @@ import Testing
             response: RecordedResponse(status: 200, headers: [HeaderField("Content-Encoding", "gzip")], body: try Self.fixture("bid.json.gz")),
             failure: nil, preset: .openrtb)
         let b = PreparedAnswer(response: RecordedResponse(status: 200, headers: [], body: plain), failure: nil, preset: .openrtb)
-        #expect(a.json != nil && a.json == b.json)
+        #expect(!a.bids.isEmpty && a.bids == b.bids)
         var accumulator = DiffAccumulator(rules: DiffRules())
         accumulator.add(exchangeID: 1, request: request, results: [
             .baseline: SideResult(exchangeID: 1, side: .baseline, response: RecordedResponse(status: 200, headers: [HeaderField("Content-Encoding", "gzip")], body: try Self.fixture("bid.json.gz")), firstByteNs: 1, latencyNs: 1),
