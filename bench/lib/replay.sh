@@ -55,7 +55,7 @@ start_fixture() {
     "$bin/fixture-bidder" --port 0 "$@" >"$out" 2>"$out.err" &
     FIXTURE_PID=$!
     for _ in $(seq 100); do
-        grep -q '^listening on ' "$out" && break
+        grep -qs '^listening on ' "$out" && break
         sleep 0.05
     done
     FIXTURE_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$out")
