@@ -27,7 +27,7 @@ RUNS=${1:-100}
 REQUESTS=${2:-3000}
 CONCURRENCY=${CONCURRENCY:-1}
 SEED=${SEED:-20250}
-P99_MS=0.5
+P99_MS=0.25
 . bench/lib/setup.sh
 require sqlite3=sqlite3 python3=python3
 build_shadowdiff
@@ -105,7 +105,7 @@ for seed in $(seq "$RUNS"); do
 done
 
 replay flips 1 "$flip_port"
-flip_json=$(diff_run flips 1 --rules openrtb --examples 1000000)
+flip_json=$(diff_run flips 1 --rules openrtb --examples 10000)
 flips=$(python3 - "$db" "$flip_json" <<'EOF'
 import json, sqlite3, sys
 def fnv1a64(text):

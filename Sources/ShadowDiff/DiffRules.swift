@@ -51,14 +51,15 @@ public struct ArrayRule: Sendable, Codable, Equatable {
     }
 }
 
-/// When a candidate difference counts despite noise (Diffy's thresholds).
+/// When a candidate difference counts despite noise (Diffy's thresholds and measures).
 ///
 /// With a secondary baseline in the run, a field's candidate difference rate `r` (baseline vs
 /// candidate) is compared with its noise rate `n` (baseline vs secondary): the difference is
-/// reported only when `r - n > absolute` and `r - n > relative × n`. Without a secondary every
-/// difference is reported.
+/// reported only when `r > n`, `r - n > absolute` and `(r - n) / (r + n) > relative`. Without a
+/// secondary every difference is reported.
 public struct NoiseThresholds: Sendable, Codable, Equatable {
-    /// Excess over the noise rate, as a share of the noise rate (0.2 = 20%).
+    /// The excess over noise relative to both rates, `(r - n) / (r + n)` (0.2 = 20%: `r` must be
+    /// at least 1.5 × `n`).
     public var relative: Double = 0.20
     /// Excess over the noise rate, as a share of pairs (0.0003 = 0.03%).
     public var absolute: Double = 0.0003
@@ -67,7 +68,7 @@ public struct NoiseThresholds: Sendable, Codable, Equatable {
 
     /// Whether a difference rate `rate` stands out from the noise rate `noise`.
     public func significant(rate: Double, noise: Double) -> Bool {
-        rate - noise > absolute && rate - noise > relative * noise
+        rate > noise && rate - noise > absolute && (rate - noise) / (rate + noise) > relative
     }
 }
 

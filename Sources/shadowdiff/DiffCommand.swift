@@ -24,7 +24,8 @@ struct DiffCommand: ParsableCommand {
 
             Noise: when the run has a --secondary baseline, a candidate difference in a field is \
             reported only when its rate exceeds the field's baseline-vs-secondary rate by more than \
-            --noise-absolute (share of pairs) and --noise-relative (share of the noise rate); the \
+            --noise-absolute (share of pairs) and (rate - noise) / (rate + noise) exceeds \
+            --noise-relative; the \
             others are listed as noisy. Where the capture holds production's answers, production \
             vs baseline is reported separately.
 
@@ -76,7 +77,7 @@ struct DiffCommand: ParsableCommand {
     @Option(help: "OpenRTB: relative price difference treated as equal (default 0.0001).")
     var priceTolerance: Double?
 
-    @Option(help: "Noise: a difference must exceed the noise rate by this share of it (default 0.2).")
+    @Option(help: "Noise: (rate - noise) / (rate + noise) must exceed this (default 0.2).")
     var noiseRelative: Double?
 
     @Option(help: "Noise: a difference must exceed the noise rate by this share of pairs (default 0.0003).")
