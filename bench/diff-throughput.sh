@@ -16,8 +16,9 @@
 # 5. The table, the ratio shadowdiff/deepdiff (pairs/s), and both difference counts (equal when
 #    deepdiff saw all pairs; as shares of the pairs each tool compared otherwise).
 # 6. Unless PERF_SECONDS=0: a separate, untimed `shadowdiff diff` on the same core profiled with
-#    `perf record -g -p PID` for PERF_SECONDS (20) seconds after PERF_SKIP (5) seconds; the top
-#    symbols by self time, and by library, are printed.
+#    `perf record --call-graph dwarf -p PID` for PERF_SECONDS (20) seconds after PERF_SKIP (5)
+#    seconds; self time by library and by symbol, and the inclusive time of the frames that say
+#    where the time goes, are printed.
 #
 # Usage: bash bench/diff-throughput.sh [N, default 1000000] [DEEPDIFF_LIMIT, default 100000]
 # Env:   DIFF_DB=path   use this database (with run DIFF_RUN of N pairs); when it does not exist it is
@@ -82,11 +83,9 @@ if [ -n "${DIFF_DB:-}" ]; then db=$DIFF_DB; keep=1; else db=$work/diff.db; keep=
 build_note="reused $db"
 if [ ! -e "$db" ]; then
     echo "building $db: $(thousands "$N") pairs (bench/lib/make-diff-db.sh) ..." >&2
-    t0=$(date +%s.%N)
     RUN=$RUN SHADOWDIFF=$bin/shadowdiff bash bench/lib/make-diff-db.sh "$db" "$N" >"$work/make.out"
-    build_s=$(echo "$(date +%s.%N) - $t0" | bc -l)
     cat "$work/make.out" >&2
-    build_note="built by bench/lib/make-diff-db.sh in $(printf %.0f "$build_s") s: $(sed 's/^[^:]*: //' "$work/make.out")"
+    build_note="built in this run by bench/lib/make-diff-db.sh: $(sed 's/^[^:]*: //' "$work/make.out")"
 fi
 pairs_in_db=$(sqlite3 "$db" "SELECT count(*) FROM result_pairs WHERE run = '$RUN'")
 [ "$pairs_in_db" -eq "$N" ] || { echo "$db holds $pairs_in_db pairs in run '$RUN', wanted $N" >&2; exit 1; }
@@ -171,7 +170,7 @@ row() {  # tool pairs wall cpu kb differing
 echo
 echo "## Diff throughput ($(date -u +%Y-%m-%d), $(nproc) cores, both tools pinned to core $CORE)"
 echo
-echo "Command: \`bash bench/diff-throughput.sh $N $DEEPDIFF_LIMIT\`; database: $build_note ($db_mb MB with WAL)."
+echo "Command: \`bash bench/diff-throughput.sh $N $DEEPDIFF_LIMIT\`; database ($db_mb MB with its WAL): $build_note."
 echo
 echo "| tool | pairs | wall s | CPU s | pairs/s | pairs per CPU s | peak RSS MB | pairs with differences |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -201,13 +200,15 @@ echo "- deepdiff: \`taskset -c $CORE /usr/bin/time -v $venv/bin/python bench/dee
 
 # 6. Where shadowdiff diff spends its time.
 if [ "$PERF_SECONDS" -gt 0 ]; then
-    echo "profiling a separate shadowdiff diff on core $CORE: perf record -g for $PERF_SECONDS s after $PERF_SKIP s ..." >&2
+    echo "profiling a separate shadowdiff diff on core $CORE: perf record for $PERF_SECONDS s after $PERF_SKIP s ..." >&2
     taskset -c "$CORE" "${sd_cmd[@]}" >/dev/null 2>&1 &
     ppid=$!
     pids+=("$ppid")
     sleep "$PERF_SKIP"
     if kill -0 "$ppid" 2>/dev/null; then
-        perf record -q -g -o "$work/perf.data" -p "$ppid" -- sleep "$PERF_SECONDS" >/dev/null 2>&1 || true
+        # DWARF unwinding: with frame pointers (-g) a third of the samples, in libswiftCore, lost their callers.
+        perf record -q --call-graph dwarf,16384 -F 499 -o "$work/perf.data" -p "$ppid" -- sleep "$PERF_SECONDS" \
+            >/dev/null 2>&1 || true
     fi
     kill -TERM "$ppid" 2>/dev/null || true
     wait "$ppid" 2>/dev/null || true
@@ -223,7 +224,7 @@ if [ "$PERF_SECONDS" -gt 0 ]; then
         # The lines with figures, demangled, at most $2 of them; never fails (set -e, pipefail).
         figures() { { grep '%' "$1" | grep -v '^#' | "${demangle[@]}" | cut -c1-180 | sed 's/ *$//' | head -n "$2"; } || true; }
         echo
-        echo "### perf: \`perf record -g -p PID\` for $PERF_SECONDS s of \`shadowdiff diff\` (after its first $PERF_SKIP s)"
+        echo "### perf: \`perf record --call-graph dwarf -F 499 -p PID\` for $PERF_SECONDS s of \`shadowdiff diff\` (after its first $PERF_SKIP s)"
         echo
         echo "Self time by library:"
         echo '```'
@@ -236,7 +237,7 @@ if [ "$PERF_SECONDS" -gt 0 ]; then
         echo "Inclusive time (children) of the frames that say where the time goes (glue frames left out):"
         echo '```'
         figures "$work/perf-children.txt" 400 |
-            grep -Ev 'partial apply|thunk|closure #|\] 0x|DispatchQueue|SerializedDatabase|Database\.(isolated|inSavepoint|inTransaction)|swift_job_run|runJobInEstablished|__libc_start|_main *$|Main\.main|ParsableCommand|\[k\]' |
+            grep -Ev 'partial apply|thunk|closure #|\(inlined\)|\] 0x|_start$|DispatchQueue|_dispatch|SerializedDatabase|Database\.(isolated|inSavepoint|inTransaction)|DatabasePool|Pool\.get|swift_job_run|runJobInEstablished|__libc_start|_main *$|Main\.main|ParsableCommand|\[k\]' |
             head -n 30 || true
         echo '```'
     else
