@@ -14,7 +14,7 @@
 #             baseline bid and "<request id>#flip" is chosen, computed here from the database,
 #             against the decision mismatches the diff lists (--examples large enough for all).
 # Every replay: shadowdiff replay --concurrency $CONCURRENCY --seed S (one --run per seed); every
-# diff: --seed S, and in the A/A and latency runs --min-p99-regression-ms 0.5 (the p99 threshold
+# diff: --seed S, and in the A/A and latency runs --min-p99-regression-ms 0.25 (the p99 threshold
 # the tests use, below the injected effect). Reads the JSON report's diff.latency.overall.regressed,
 # diff.latency.endpoints[].regressed, diff.groups[] and diff.noisyGroups[] (kind, field, count,
 # exchanges, examples[].exchange).
