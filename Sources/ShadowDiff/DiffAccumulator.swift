@@ -47,18 +47,18 @@ public struct DiffAccumulator: Sendable {
         let preset = resolve(rules.preset, request: request)
         rulesApplied[preset, default: 0] += 1
         let endpoint = EndpointName.of(method: request.method, path: request.path)
-        let where_ = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
+        let location = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
 
-        let b = prepare(baseline, preset: preset, at: where_)
-        let c = prepare(candidate, preset: preset, at: where_)
-        tally(.candidate, b, c, preset: preset, at: where_)
+        let b = prepare(baseline, preset: preset, at: location)
+        let c = prepare(candidate, preset: preset, at: location)
+        tally(.candidate, b, c, preset: preset, at: location)
         if let secondary = results[.secondary] {
-            tally(.noise, b, prepare(secondary, preset: preset, at: where_), preset: preset, at: where_)
+            tally(.noise, b, prepare(secondary, preset: preset, at: location), preset: preset, at: location)
         }
         if let production, production.0 != nil || production.failure != nil {
             let p = PreparedAnswer(response: production.0, failure: production.failure, preset: preset)
-            if let why = p.unparsable { noteUnparsable("production", why, at: where_) }
-            tally(.production, p, b, preset: preset, at: where_)
+            if let why = p.unparsable { noteUnparsable("production", why, at: location) }
+            tally(.production, p, b, preset: preset, at: location)
         }
         latency.add(endpoint: endpoint, baseline: baseline, candidate: candidate, secondary: results[.secondary])
     }
