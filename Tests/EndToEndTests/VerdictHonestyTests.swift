@@ -100,10 +100,10 @@ import Testing
                 #expect(report.pairs == Self.latencyRequestCount, "run \(run)")
                 #expect(report.groups.isEmpty, "the delay changes no decision: \(report.groups.summary)")
                 if !report.latency.overall.regressed { missedRuns.append(seed) }
-                // The paired signed-rank test sees the slower candidate in every run (release: p ≈ 1e-150).
-                #expect(report.latency.overall.analysis.wilcoxon.pValueGreater < 1e-6, "run \(run)")
+                // The paired signed-rank test sees the slower candidate in every run at the 1% level (release alone: p ≈ 1e-150; under a loaded make test 5e-4 was the worst seen).
+                #expect(report.latency.overall.analysis.wilcoxon.pValueGreater < 0.01, "run \(run)")
             }
-            let detected = Self.runCount - missedRuns.count
+            let detected = Self.latencyRunCount - missedRuns.count
             // NOT the goal: at this scale (debug builds, shared cores) the p99 gate's 95%
             // interval is too wide to clear even 0.25 ms in most runs (1 of 20 measured). The goal
             // (>= 95% of runs) is checked with release builds by bench/diff-honesty.sh and by the
