@@ -65,32 +65,22 @@ public struct JSONParser {
         }
 
         mutating func object(depth: Int) -> JSONValue? {
-            index += 1
             var members: [(key: String, value: JSONValue)] = []
-            skipWhitespace()
-            if current == UInt8(ascii: "}") {
-                index += 1
-                return .object(members)
-            }
-            while true {
-                skipWhitespace()
-                guard current == UInt8(ascii: "\"") else { return nil }
-                guard let key = string() else { return nil }
-                skipWhitespace()
-                guard current == UInt8(ascii: ":") else { return nil }
-                index += 1
-                skipWhitespace()
-                guard let value = value(depth: depth + 1) else { return nil }
+            let complete = self.members(depth: depth) { cursor, name in
+                guard let key = cursor.decode(name), let value = cursor.value(depth: depth + 1) else { return false }
                 members.append((key, value))
-                skipWhitespace()
-                switch current {
-                case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "}"):
-                    index += 1
-                    return .object(members)
-                default: return nil
-                }
+                return true
             }
+            return complete ? .object(members) : nil
+        }
+
+        /// The text of a member name: straight from its bytes, or through `string()` when it
+        /// holds escapes.
+        func decode(_ name: MemberName) -> String? {
+            guard name.bytes.contains(UInt8(ascii: "\\")) else { return Self.text(name.bytes) }
+            var reader = Cursor(bytes: bytes)
+            reader.index = name.quote
+            return reader.string()
         }
 
         /// The string of UTF-8 bytes; nil when they are not valid UTF-8. ASCII, the common case,
@@ -108,33 +98,10 @@ public struct JSONParser {
             }
             guard let c = current else { return false }
             switch c {
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                let close = c == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
-                index += 1
-                skipWhitespace()
-                if current == close {
-                    index += 1
-                    return true
-                }
-                while true {
-                    skipWhitespace()
-                    if close == UInt8(ascii: "}") {
-                        guard current == UInt8(ascii: "\""), skipString() else { return false }
-                        skipWhitespace()
-                        guard current == UInt8(ascii: ":") else { return false }
-                        index += 1
-                        skipWhitespace()
-                    }
-                    guard skipValue(depth: depth + 1) else { return false }
-                    skipWhitespace()
-                    switch current {
-                    case UInt8(ascii: ","): index += 1
-                    case close:
-                        index += 1
-                        return true
-                    default: return false
-                    }
-                }
+            case UInt8(ascii: "{"):
+                return members(depth: depth) { _, _ in nil }
+            case UInt8(ascii: "["):
+                return elements(depth: depth) { $0.skipValue(depth: depth + 1) }
             case UInt8(ascii: "\""):
                 return skipString()
             case UInt8(ascii: "t"): return literal("true", .null) != nil
@@ -144,10 +111,17 @@ public struct JSONParser {
             }
         }
 
-        /// Walks an object's members without building it: `visit` gets each raw member name with
-        /// the cursor at the value and consumes the value (false on a syntax error), or returns
-        /// nil to have it skipped.
-        mutating func members(depth: Int, _ visit: (inout Cursor, UnsafeBufferPointer<UInt8>) -> Bool?) -> Bool {
+        /// A member name as it stands in the input: its bytes between the quotes (escapes not
+        /// undone) and the position of its opening quote.
+        struct MemberName {
+            let bytes: UnsafeBufferPointer<UInt8>
+            let quote: Int
+        }
+
+        /// Walks an object's members: `visit` gets each member name with the cursor at the value
+        /// and consumes the value (false on a syntax error), or returns nil to have it skipped.
+        /// Every object the parser reads goes through here.
+        mutating func members(depth: Int, _ visit: (inout Cursor, MemberName) -> Bool?) -> Bool {
             guard depth < JSONParser.maxDepth else {
                 tooDeep = true
                 return false
@@ -162,9 +136,9 @@ public struct JSONParser {
             while true {
                 skipWhitespace()
                 guard current == UInt8(ascii: "\"") else { return false }
-                let keyStart = index + 1
+                let quote = index
                 guard skipString() else { return false }
-                let key = UnsafeBufferPointer(rebasing: bytes[keyStart..<index - 1])
+                let key = MemberName(bytes: UnsafeBufferPointer(rebasing: bytes[quote + 1..<index - 1]), quote: quote)
                 skipWhitespace()
                 guard current == UInt8(ascii: ":") else { return false }
                 index += 1
@@ -186,7 +160,7 @@ public struct JSONParser {
         }
 
         /// Walks an array's elements; `visit` consumes each (false on a syntax error). A value
-        /// that is not an array is skipped.
+        /// that is not an array is skipped. Every array the parser reads goes through here.
         mutating func elements(depth: Int, _ visit: (inout Cursor) -> Bool) -> Bool {
             guard depth < JSONParser.maxDepth else {
                 tooDeep = true
@@ -237,26 +211,13 @@ public struct JSONParser {
         }
 
         mutating func array(depth: Int) -> JSONValue? {
-            index += 1
             var items: [JSONValue] = []
-            skipWhitespace()
-            if current == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            }
-            while true {
-                skipWhitespace()
-                guard let item = value(depth: depth + 1) else { return nil }
+            let complete = elements(depth: depth) { cursor in
+                guard let item = cursor.value(depth: depth + 1) else { return false }
                 items.append(item)
-                skipWhitespace()
-                switch current {
-                case UInt8(ascii: ","): index += 1
-                case UInt8(ascii: "]"):
-                    index += 1
-                    return .array(items)
-                default: return nil
-                }
+                return true
             }
+            return complete ? .array(items) : nil
         }
 
         /// A string value: the common case (no escapes) becomes a String straight from the
@@ -385,8 +346,9 @@ extension JSONParser {
     /// document: the same result as `DecisionExtractor.bids(status: 200, body: parse(body))`,
     /// with members a decision does not use checked for syntax only.
     static func openRTBBids(_ body: [UInt8]) throws(JSONParseError) -> [String: Bid] {
-        func named(_ raw: UnsafeBufferPointer<UInt8>, _ name: StaticString) -> Bool {
-            raw.count == name.utf8CodeUnitCount && raw.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: raw.count))
+        func named(_ member: Cursor.MemberName, _ name: StaticString) -> Bool {
+            member.bytes.count == name.utf8CodeUnitCount
+                && member.bytes.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         }
         func text(_ value: JSONValue?) -> String? { value.map { $0.stringValue ?? $0.preview() } }
         func texts(_ value: JSONValue?) -> [String] {

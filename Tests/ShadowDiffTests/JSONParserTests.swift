@@ -20,6 +20,11 @@ import Testing
         #expect(JSONParser.parse(Array(text.utf8)) == nil)
     }
 
+    @Test func memberNamesWithEscapesAreDecoded() {
+        #expect(JSONParser.parse(Array(#"{"a\u0062":1,"\"":2,"":3}"#.utf8)) == .object([("ab", .number(1)), ("\"", .number(2)), ("", .number(3))]))
+        #expect(JSONParser.parse(Array(#"{"a\x":1}"#.utf8)) == nil)
+    }
+
     @Test func rejectsInvalidUTF8InStrings() {
         #expect(JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) == nil)
     }
