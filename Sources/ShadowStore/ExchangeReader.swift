@@ -15,7 +15,7 @@ extension ShadowDatabase {
     public func exchanges(captureID: Int64?, afterID: Int64, limit: Int) throws -> [StoredExchange] {
         try pool.read { db in
             let sql = """
-                \(Self.selectExchanges)
+                \(Self.selectExchanges(requestBodies: true))
                 WHERE e.id > ? \(captureID == nil ? "" : "AND e.capture_id = ?")
                 ORDER BY e.id LIMIT ?
                 """
@@ -26,26 +26,25 @@ extension ShadowDatabase {
         }
     }
 
-    /// One exchange by id, or nil.
-    public func exchange(id: Int64) throws -> StoredExchange? {
-        try exchanges(captureID: nil, afterID: id - 1, limit: 1).first.flatMap { $0.id == id ? $0 : nil }
-    }
-
-    private static let selectExchanges = """
+    /// The exchanges query; without `requestBodies` the request's version, headers and body
+    /// are not read (they come back empty).
+    static func selectExchanges(requestBodies: Bool) -> String {
+        """
         SELECT e.id, e.capture_id, e.capture_time_ns, e.connection, e.client, e.server, e.protocol, e.method, e.target,
-               e.prod_status, e.prod_latency_ns, e.prod_error,
-               b.request_version, b.request_headers, b.request_body, b.prod_headers, b.prod_body
+               e.prod_status, e.prod_latency_ns, e.prod_error, b.prod_headers, b.prod_body,
+               \(requestBodies ? "b.request_version, b.request_headers, b.request_body" : "NULL, NULL, NULL")
         FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
         """
+    }
 
     /// A row of `selectExchanges`, read by column position.
-    private static func storedExchange(_ row: Row) -> StoredExchange {
+    static func storedExchange(_ row: Row) throws -> StoredExchange {
         let request = RecordedRequest(
-            method: row[7], target: row[8], version: row[12],
-            headers: [HeaderField](wireText: row[13]), body: bytes(row[14]))
+            method: row[7], target: row[8], version: row[14] ?? "HTTP/1.1",
+            headers: [HeaderField](wireText: row[15] ?? ""), body: try bytes(row, 16))
         var response: RecordedResponse?
         if let status: Int = row[9] {
-            response = RecordedResponse(status: status, headers: [HeaderField](wireText: row[15] ?? ""), body: bytes(row[16]))
+            response = RecordedResponse(status: status, headers: [HeaderField](wireText: row[12] ?? ""), body: try bytes(row, 13))
         }
         return StoredExchange(
             id: row[0], captureID: row[1],
@@ -55,8 +54,9 @@ extension ShadowDatabase {
                 request: request, response: response, productionLatencyNs: row[10], productionError: row[11]))
     }
 
-    static func bytes(_ data: Data?) -> [UInt8] {
-        data.map { [UInt8]($0) } ?? []
+    /// The blob at `index` of a row, copied once.
+    static func bytes(_ row: Row, _ index: Int) throws -> [UInt8] {
+        try row.withUnsafeData(atIndex: index) { data in data.map { [UInt8]($0) } ?? [] }
     }
 }
 

@@ -35,7 +35,7 @@ extension ShadowDatabase {
                 if pending?.pass != pass || pending?.exchange.id != id {
                     if let done = pending { try visit(done) }
                     pending = nil
-                    guard let stored = try exchanges.exchange(id: id, pass: pass) else { continue }
+                    guard let stored = try exchanges.exchange(id: id) else { continue }
                     pending = ResultSet(exchange: stored, pass: pass, results: [:])
                 }
                 let response = try (row[3] as Int?).map {
@@ -47,11 +47,6 @@ extension ShadowDatabase {
             }
             if let done = pending { try visit(done) }
         }
-    }
-
-    /// The blob at `index` of a cursor row, copied once.
-    static func bytes(_ row: Row, _ index: Int) throws -> [UInt8] {
-        try row.withUnsafeData(atIndex: index) { data in data.map { [UInt8]($0) } ?? [] }
     }
 }
 
@@ -68,34 +63,18 @@ private struct ExchangeScan {
         self.requestBodies = requestBodies
     }
 
-    mutating func exchange(id: Int64, pass: Int) throws -> StoredExchange? {
+    mutating func exchange(id: Int64) throws -> StoredExchange? {
         if let last, last.id == id { return last }
         if cursor == nil || (last?.id ?? Int64.min) > id {
-            cursor = try Row.fetchCursor(db, sql: """
-                SELECT e.id, e.capture_id, e.method, e.target, e.prod_status, e.prod_latency_ns, e.prod_error,
-                       b.prod_headers, b.prod_body, \(requestBodies ? "b.request_version, b.request_headers, b.request_body" : "NULL, NULL, NULL")
-                FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
-                WHERE e.id >= ? ORDER BY e.id
-                """, arguments: [id])
+            cursor = try Row.fetchCursor(
+                db, sql: "\(ShadowDatabase.selectExchanges(requestBodies: requestBodies)) WHERE e.id >= ? ORDER BY e.id",
+                arguments: [id])
         }
         while let row = try cursor?.next() {
-            let rowID: Int64 = row[0]
-            guard rowID >= id else { continue }
-            var response: RecordedResponse?
-            if let status: Int = row[4] {
-                response = RecordedResponse(
-                    status: status, headers: [HeaderField](wireText: row[7] ?? ""), body: try ShadowDatabase.bytes(row, 8))
-            }
-            let request = RecordedRequest(
-                method: row[2], target: row[3], version: row[9] ?? "HTTP/1.1",
-                headers: [HeaderField](wireText: row[10] ?? ""), body: try ShadowDatabase.bytes(row, 11))
-            last = StoredExchange(
-                id: rowID, captureID: row[1],
-                exchange: CapturedExchange(
-                    captureTimeNs: 0, connection: 0, client: "", server: "", wireProtocol: .http1, request: request,
-                    response: response, productionLatencyNs: row[5], productionError: row[6]))
-            if rowID == id { return last }
-            return nil
+            guard row[0] as Int64 >= id else { continue }
+            let stored = try ShadowDatabase.storedExchange(row)
+            last = stored
+            return stored.id == id ? stored : nil
         }
         return nil
     }
