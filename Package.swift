@@ -110,7 +110,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
-        .testTarget(name: "ShadowStatsTests", dependencies: ["ShadowStats"]),
+        .testTarget(name: "ShadowStatsTests", dependencies: ["ShadowStats", "ShadowCore"]),
         .testTarget(name: "ShadowHTTP1Tests", dependencies: [
             "ShadowHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),

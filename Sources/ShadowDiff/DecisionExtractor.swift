@@ -11,7 +11,8 @@ public struct Bid: Sendable, Hashable {
     public var currency: String
 }
 
-/// Extracts OpenRTB 2.5/2.6 decisions from a bid response.
+/// OpenRTB 2.5/2.6 decisions: what counts as one, and how two are compared. A 200 body is read
+/// into decisions by `JSONParser.openRTBBids`.
 ///
 /// No-bid is HTTP 204, an empty body, a body without `seatbid` or with an empty one, or a
 /// body carrying `nbr` without bids. Per-response noise (`id`, `bidid`, bid `id`, `ext`, markup,
@@ -22,36 +23,6 @@ public enum DecisionExtractor {
     /// Whether `request` is an OpenRTB bid request: a JSON object with an `imp` array.
     public static func isBidRequest(_ request: JSONValue?) -> Bool {
         request?["imp"]?.arrayValue != nil
-    }
-
-    /// The winning bid per impression id; impressions without a bid are absent. (The differ reads
-    /// 200 bodies with `JSONParser.openRTBBids`, which gives the same without building the document.)
-    public static func bids(status: Int, body: JSONValue?) -> [String: Bid] {
-        guard status == 200, let body, let seatbids = body["seatbid"]?.arrayValue else { return [:] }
-        let currency = body["cur"]?.stringValue ?? "USD"
-        var out: [String: Bid] = [:]
-        for seatbid in seatbids {
-            let seat = seatbid["seat"]?.stringValue
-            for item in seatbid["bid"]?.arrayValue ?? [] {
-                guard let impid = item["impid"].map({ $0.stringValue ?? $0.preview() }) else { continue }
-                let bid = Bid(
-                    price: item["price"]?.numberValue ?? 0,
-                    crid: item["crid"]?.stringValue,
-                    adomain: texts(item["adomain"]),
-                    dealid: item["dealid"]?.stringValue,
-                    cat: texts(item["cat"]),
-                    attr: texts(item["attr"]),
-                    seat: seat,
-                    currency: currency)
-                if let existing = out[impid], existing.price >= bid.price { continue }
-                out[impid] = bid
-            }
-        }
-        return out
-    }
-
-    private static func texts(_ value: JSONValue?) -> [String] {
-        (value?.arrayValue ?? []).map { $0.stringValue ?? $0.preview() }.sorted()
     }
 
     /// Mismatches between two decisions, as `/imp/*/<field>` fields located by impression.

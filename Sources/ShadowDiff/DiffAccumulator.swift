@@ -100,9 +100,9 @@ public struct DiffAccumulator: Sendable {
     private func resolve(_ preset: RulePreset, request: RecordedRequest) -> RulePreset {
         guard preset == .auto else { return preset }
         let body = request.body
-        guard let first = body.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) ?? (body.isEmpty ? nil : 0),
-            first == UInt8(ascii: "{") || request.headers.first("Content-Encoding") != nil
-        else { return .json }
+        let encoded = request.headers.first("Content-Encoding") != nil
+        let first = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        guard encoded || first == UInt8(ascii: "{") else { return .json }
         let decoded = ContentDecoder.decode(body, headers: request.headers).0
         return DecisionExtractor.isBidRequest(JSONParser.parse(decoded)) ? .openrtb : .json
     }
@@ -131,7 +131,7 @@ public struct DiffAccumulator: Sendable {
         var gates = [DiffSummary.Gate(
             name: "mismatch rate", limit: percent(rules.maxMismatchRate), value: percent(s.mismatchRate),
             passed: s.mismatchRate <= rules.maxMismatchRate)]
-        gates += s.latency.gates
+        gates += s.latency.gateLines(rules.latency)
         return gates
     }
 }

@@ -343,8 +343,9 @@ public enum JSONParseError: Error, Sendable, Equatable, CustomStringConvertible 
 
 extension JSONParser {
     /// Reads `body` as an OpenRTB bid response straight into decisions, without building the
-    /// document: the same result as `DecisionExtractor.bids(status: 200, body: parse(body))`,
-    /// with members a decision does not use checked for syntax only.
+    /// document: the winning (highest-priced) bid per `impid` over every `seatbid`, with its seat
+    /// and the response's `cur` (default USD); members a decision does not use are checked for
+    /// syntax only. A body that is JSON but not an object, or has no `seatbid`, has no bids.
     static func openRTBBids(_ body: [UInt8]) throws(JSONParseError) -> [String: Bid] {
         func named(_ member: Cursor.MemberName, _ name: StaticString) -> Bool {
             member.bytes.count == name.utf8CodeUnitCount

@@ -27,10 +27,32 @@ public struct LatencySection: Sendable, Codable {
     /// Pairs left out of the analysis, by reason (`a side failed`, `no latency recorded`).
     public var skippedPairs: [String: Int64] = [:]
     public var notes: [String] = []
-    /// One gate line per latency gate, for the summary's gate list.
-    public var gates: [DiffSummary.Gate] = []
 
     public init() {}
+
+    /// One line per latency gate for the summary's gate list: the overall interval against its
+    /// threshold and any endpoint that regressed. Passes when neither overall nor any endpoint
+    /// regressed; a gate that could not be judged passes and says why.
+    func gateLines(_ thresholds: [LatencyThreshold]) -> [DiffSummary.Gate] {
+        thresholds.enumerated().map { index, threshold in
+            let limit = "+max(\(percent(threshold.relative)), \(threshold.absoluteMs) ms) at the 95% lower bound, Holm across endpoints"
+            guard let overall, index < overall.gates.count else {
+                return DiffSummary.Gate(
+                    name: "latency \(threshold.name)", limit: limit, value: "not judged: no pair with both latencies", passed: true)
+            }
+            let gate = overall.gates[index]
+            let regressed = endpoints.filter { $0.gates.first { $0.gate == gate.gate }?.regressed == true }
+            var value: String
+            if gate.judged, let estimate = gate.estimateNs, let low = gate.lowNs, let high = gate.highNs {
+                value = "Δ\(threshold.name) \(ms(estimate)) [\(ms(low)), \(ms(high))] vs threshold \(ms(gate.thresholdNs ?? 0))"
+            } else {
+                value = "not judged: \(gate.reason ?? "too few pairs")"
+            }
+            if !regressed.isEmpty { value += "; regressed: " + regressed.map(\.endpoint).joined(separator: ", ") }
+            return DiffSummary.Gate(
+                name: "latency \(threshold.name)", limit: limit, value: value, passed: !gate.regressed && regressed.isEmpty)
+        }
+    }
 }
 
 extension LatencySamples {
@@ -59,12 +81,7 @@ extension LatencySamples {
             all.baseline += byEndpoint[name]!.baseline
             all.candidate += byEndpoint[name]!.candidate
         }
-        guard !all.baseline.isEmpty, let overall = analyse(all, "overall") else {
-            section.gates = rules.latency.map {
-                DiffSummary.Gate(name: "latency \($0.name)", limit: limit($0), value: "not judged: no pair with both latencies", passed: true)
-            }
-            return section
-        }
+        guard !all.baseline.isEmpty, let overall = analyse(all, "overall") else { return section }
         let endpoints: [(name: String, analysis: PairedLatencyAnalysis)] = names.count > 1
             ? names.compactMap { name in analyse(byEndpoint[name]!, name).map { (name, $0) } }
             : []
@@ -79,24 +96,7 @@ extension LatencySamples {
             LatencySection.Endpoint(endpoint: e.name, pairs: v.pairCount, regressed: v.regressed, gates: v.gates, analysis: e.analysis)
         }
         if !secondary.baseline.isEmpty { section.secondary = analyse(secondary, "secondary") }
-        section.gates = zip(rules.latency, verdict.overall.gates).map { threshold, overallGate in
-            let regressedEndpoints = section.endpoints.filter { $0.gates.first { $0.gate == overallGate.gate }?.regressed == true }
-            var value: String
-            if overallGate.judged, let estimate = overallGate.estimateNs, let low = overallGate.lowNs, let high = overallGate.highNs {
-                value = "Δ\(threshold.name) \(ms(estimate)) [\(ms(low)), \(ms(high))] vs threshold \(ms(overallGate.thresholdNs ?? 0))"
-            } else {
-                value = "not judged: \(overallGate.reason ?? "too few pairs")"
-            }
-            if !regressedEndpoints.isEmpty { value += "; regressed: " + regressedEndpoints.map(\.endpoint).joined(separator: ", ") }
-            return DiffSummary.Gate(
-                name: "latency \(threshold.name)", limit: limit(threshold), value: value,
-                passed: !overallGate.regressed && regressedEndpoints.isEmpty)
-        }
         return section
-    }
-
-    private func limit(_ t: LatencyThreshold) -> String {
-        "+max(\(percent(t.relative)), \(t.absoluteMs) ms) at the 95% lower bound, Holm across endpoints"
     }
 }
 

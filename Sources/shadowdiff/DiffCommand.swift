@@ -123,10 +123,9 @@ struct DiffCommand: ParsableCommand {
         if let examples, !(0...10_000).contains(examples) {
             throw ShadowError.invalidArgument(flag: "--examples", detail: "must be within 0...10000, got \(examples)")
         }
-        _ = try effectiveRules(base: DiffRules())
     }
 
-    /// Defaults, then the rules file, then flags.
+    /// Defaults, then the rules file, then flags; errors name the file and line or the flag.
     func effectiveRules(base: DiffRules) throws -> DiffRules {
         var r = base
         if let rulesFile {

@@ -171,7 +171,30 @@ private func response(_ bids: String...) -> String {
     ])
     func agreesWithTheDocumentReader(_ body: String) throws {
         let bytes = Array(body.utf8)
-        #expect(try JSONParser.openRTBBids(bytes) == DecisionExtractor.bids(status: 200, body: JSONParser.parse(bytes)))
+        #expect(try JSONParser.openRTBBids(bytes) == Self.bidsFromDocument(JSONParser.parse(bytes)))
+    }
+
+    /// The decisions read from the parsed document, the plain way: the reference the streaming
+    /// reader is checked against.
+    static func bidsFromDocument(_ body: JSONValue?) -> [String: Bid] {
+        func texts(_ value: JSONValue?) -> [String] {
+            (value?.arrayValue ?? []).map { $0.stringValue ?? $0.preview() }.sorted()
+        }
+        guard let body, let seatbids = body["seatbid"]?.arrayValue else { return [:] }
+        let currency = body["cur"]?.stringValue ?? "USD"
+        var out: [String: Bid] = [:]
+        for seatbid in seatbids {
+            for item in seatbid["bid"]?.arrayValue ?? [] {
+                guard let impid = item["impid"].map({ $0.stringValue ?? $0.preview() }) else { continue }
+                let bid = Bid(
+                    price: item["price"]?.numberValue ?? 0, crid: item["crid"]?.stringValue, adomain: texts(item["adomain"]),
+                    dealid: item["dealid"]?.stringValue, cat: texts(item["cat"]), attr: texts(item["attr"]),
+                    seat: seatbid["seat"]?.stringValue, currency: currency)
+                if let existing = out[impid], existing.price >= bid.price { continue }
+                out[impid] = bid
+            }
+        }
+        return out
     }
 
     @Test(arguments: [#"{"seatbid":[{"bid":[{"impid":"1",}]}]}"#, #"{"seatbid":[]} x"#, "{\"ext\":\"\u{01}\"}", "{"])
