@@ -10,7 +10,8 @@ public struct PreparedAnswer: Sendable {
     public var body: [UInt8]
     /// The parsed body, for the `json` preset when the body is JSON.
     public var json: JSONValue?
-    /// Why the body is not usable as JSON (when JSON was asked for), e.g. `not JSON (error at byte 3)`.
+    /// Why a body that was to be read is not usable: not JSON (`not JSON (error at byte 3)`) or
+    /// its content coding cannot be undone.
     public var unparsable: String?
     /// The OpenRTB decisions, for the `openrtb` preset.
     public var bids: [String: Bid] = [:]
@@ -26,14 +27,14 @@ public struct PreparedAnswer: Sendable {
         guard let response else { return }
         let (decoded, outcome) = ContentDecoder.decode(response.body, headers: response.headers)
         body = decoded
-        if case .undecodable(let why) = outcome { unparsable = why }
-        guard !decoded.isEmpty, unparsable == nil else { return }
+        let read = preset == .json || (preset == .openrtb && response.status == 200)
+        guard read, !decoded.isEmpty else { return }
+        if case .undecodable(let why) = outcome {
+            unparsable = why
+            return
+        }
         do {
-            switch preset {
-            case .json: json = try JSONParser.parseOrThrow(decoded)
-            case .openrtb where response.status == 200: bids = try JSONParser.openRTBBids(decoded)
-            default: break
-            }
+            if preset == .json { json = try JSONParser.parseOrThrow(decoded) } else { bids = try JSONParser.openRTBBids(decoded) }
         } catch {
             unparsable = error.description
         }

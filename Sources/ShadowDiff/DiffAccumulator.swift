@@ -49,15 +49,16 @@ public struct DiffAccumulator: Sendable {
         let endpoint = EndpointName.of(method: request.method, path: request.path)
         let location = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
 
-        let b = prepare(baseline, preset: preset, at: location)
-        let c = prepare(candidate, preset: preset, at: location)
-        tally(.candidate, b, c, preset: preset, at: location)
+        func prepare(_ result: SideResult) -> PreparedAnswer {
+            answer(result.response, failure: result.error?.rawValue, side: result.side.rawValue, preset: preset, at: location)
+        }
+        let b = prepare(baseline)
+        tally(.candidate, b, prepare(candidate), preset: preset, at: location)
         if let secondary = results[.secondary] {
-            tally(.noise, b, prepare(secondary, preset: preset, at: location), preset: preset, at: location)
+            tally(.noise, b, prepare(secondary), preset: preset, at: location)
         }
         if let production, production.0 != nil || production.failure != nil {
-            let p = PreparedAnswer(response: production.0, failure: production.failure, preset: preset)
-            if let why = p.unparsable { noteUnparsable("production", why, at: location) }
+            let p = answer(production.0, failure: production.failure, side: "production", preset: preset, at: location)
             tally(.production, p, b, preset: preset, at: location)
         }
         latency.add(endpoint: endpoint, baseline: baseline, candidate: candidate, secondary: results[.secondary])
@@ -107,11 +108,12 @@ public struct DiffAccumulator: Sendable {
         return DecisionExtractor.isBidRequest(JSONParser.parse(decoded)) ? .openrtb : .json
     }
 
-    private mutating func prepare(_ result: SideResult, preset: RulePreset, at location: Location) -> PreparedAnswer {
-        let answer = PreparedAnswer(response: result.response, failure: result.error?.rawValue, preset: preset)
-        if let why = answer.unparsable, preset == .json || answer.status == 200 {
-            noteUnparsable(result.side.rawValue, why, at: location)
-        }
+    /// One side's answer made ready for comparing, with an unusable body counted for the side.
+    private mutating func answer(
+        _ response: RecordedResponse?, failure: String?, side: String, preset: RulePreset, at location: Location
+    ) -> PreparedAnswer {
+        let answer = PreparedAnswer(response: response, failure: failure, preset: preset)
+        if let why = answer.unparsable { noteUnparsable(side, why, at: location) }
         return answer
     }
 
