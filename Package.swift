@@ -77,7 +77,7 @@ let package = Package(
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
-        // Terminal summary and JSON report.
+        // Terminal summary and JSON, HTML, Markdown and JUnit reports.
         .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff", "ShadowStats"]),
         .executableTarget(name: "shadowdiff", dependencies: [
             "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
@@ -111,6 +111,7 @@ let package = Package(
         ]),
         .testTarget(name: "ShadowDiffTests", dependencies: ["ShadowDiff"]),
         .testTarget(name: "ShadowStatsTests", dependencies: ["ShadowStats", "ShadowCore"]),
+        .testTarget(name: "ShadowReportTests", dependencies: ["ShadowReport", "ShadowDiff", "ShadowStats", "ShadowCore"]),
         .testTarget(name: "ShadowHTTP1Tests", dependencies: [
             "ShadowHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),

@@ -6,10 +6,21 @@ public struct RunFacts: Sendable, Codable {
     public var database: String
     public var run: String
     public var startedAt: String
+    public var finishedAt: String?
     public var status: String
     public var baseline: String
     public var candidate: String
     public var secondary: String?
+    /// What was replayed, e.g. `capture 1 (pcap captures/sample.pcap, 520 exchanges)`.
+    public var capture: String?
+    /// Requests the run sent (each to every side), from its counters.
+    public var requests: Int64?
+    /// Requests per second over the run's wall-clock time.
+    public var ratePerSecond: Double?
+    /// The timing mode as given, e.g. `--concurrency 4`.
+    public var timing: String?
+    /// The run's stored configuration (JSON), for the record.
+    public var configuration: String?
 
     public init(
         database: String, run: String, startedAt: String, status: String, baseline: String, candidate: String,

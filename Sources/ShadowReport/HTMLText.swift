@@ -1,0 +1,74 @@
+/// Escaping for text placed in HTML and SVG. Every byte the reports show came from a capture or
+/// a target and is untrusted: it goes through `escape` (text and attribute values alike) and
+/// through `readable` first when it may not be UTF-8.
+public enum HTMLText {
+    /// `&`, `<`, `>`, `"` and `'` as entities, so the result is inert in element content and in
+    /// quoted attribute values. Control characters other than tab and newline become U+FFFD's
+    /// visible stand-in, `\u{2400}`-block symbols, so they cannot confuse a parser or a terminal.
+    public static func escape(_ text: some StringProtocol) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            case "\t", "\n": out.unicodeScalars.append(scalar)
+            case "\r": break
+            default:
+                if scalar.value < 0x20 {
+                    out.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
+                } else if scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
+                    out += "\u{FFFD}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Bytes as text: valid UTF-8 as is; otherwise each invalid byte is shown as `\xNN`, so a
+    /// reviewer sees what was sent instead of replacement characters.
+    public static func readable(_ bytes: some Collection<UInt8>) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        let all = Array(bytes)
+        var out = ""
+        var i = 0
+        while i < all.count {
+            let length = sequenceLength(all, at: i)
+            if length > 0 {
+                out += String(decoding: all[i..<(i + length)], as: UTF8.self)
+                i += length
+            } else {
+                out += "\\x" + String(all[i], radix: 16, uppercase: true).leftPadded(2)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The length of the valid UTF-8 sequence starting at `i`, or 0 when the byte there does not
+    /// start one.
+    private static func sequenceLength(_ b: [UInt8], at i: Int) -> Int {
+        let lead = b[i]
+        let length: Int
+        switch lead {
+        case 0x00...0x7F: return 1
+        case 0xC2...0xDF: length = 2
+        case 0xE0...0xEF: length = 3
+        case 0xF0...0xF4: length = 4
+        default: return 0
+        }
+        guard i + length <= b.count else { return 0 }
+        return String(validating: b[i..<(i + length)], as: UTF8.self) == nil ? 0 : length
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
