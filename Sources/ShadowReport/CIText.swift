@@ -1,0 +1,58 @@
+import Foundation
+import ShadowDiff
+import ShadowStats
+
+/// Formatting shared by the CI reports (Markdown and JUnit). Produces plain text; each report
+/// escapes it for its own format.
+enum CIText {
+    /// Longest captured value shown, in characters.
+    static let valueLimit = 80
+
+    /// `text` cut to `limit` characters, ending in `…` when cut.
+    static func clip(_ text: String, limit: Int = valueLimit) -> String {
+        text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+    }
+
+    /// A group's first example as `#id: baseline → candidate`, values redacted at their path and
+    /// clipped; nil when the group kept no example.
+    static func example(_ group: DiffSummary.Group, sides: (String, String) = ("baseline", "candidate"),
+                        redaction: Redaction) -> String? {
+        guard let e = group.examples.first else { return nil }
+        let path = e.path ?? group.field
+        func value(_ side: String) -> String {
+            clip(redaction.apply(value: e.values[side] ?? "?", at: path))
+        }
+        return "#\(e.exchange): \(value(sides.0)) → \(value(sides.1))"
+    }
+
+    static func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
+
+    /// Milliseconds with three decimals, signed when `signed`: `+0.125`.
+    static func ms(_ ns: Double, signed: Bool = false) -> String {
+        String(format: signed ? "%+.3f" : "%.3f", ns / 1e6)
+    }
+
+    /// `+2.000 ms [+1.990, +2.010]` (the unit left out when `unit` is false), or just the estimate
+    /// when there is no interval; nil without an estimate.
+    static func delta(_ estimate: Double?, _ low: Double?, _ high: Double?, unit: Bool = true) -> String? {
+        guard let estimate else { return nil }
+        let value = ms(estimate, signed: true) + (unit ? " ms" : "")
+        guard let low, let high else { return value }
+        return "\(value) [\(ms(low, signed: true)), \(ms(high, signed: true))]"
+    }
+
+    /// The label of a rules-file percentile (0.99 → `p99`).
+    static func label(_ threshold: LatencyThreshold) -> String {
+        Percentile(partsPerMillion: Int((threshold.percentile * 1_000_000).rounded())).label
+    }
+
+    /// Every endpoint named by a mismatch group, a noisy group or the latency section, sorted.
+    static func endpoints(_ s: DiffSummary) -> [String] {
+        Set(s.groups.map(\.endpoint) + s.noisyGroups.map(\.endpoint) + s.latency.endpoints.map(\.endpoint)).sorted()
+    }
+
+    /// The failed gates' names, in the summary's order.
+    static func failedGates(_ s: DiffSummary) -> [String] {
+        s.gates.filter { !$0.passed }.map(\.name)
+    }
+}
