@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libpcap-dev libsqlite3-dev sqlite3 pkg-config tcpdump curl python3 nginx-light wrk
 
-.PHONY: all deps build demo test clean sample-capture
+.PHONY: all deps build demo test clean sample-capture report-check
 
 all: build
 
@@ -30,6 +30,24 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter ReplayerTests
 	$(SWIFT) test --skip-build --skip ReplayerTests
+
+# Renders HTML in headless Chromium from Debian (chromium-headless-shell) and fails on console
+# errors or warnings, CSP violations, any JavaScript, any request other than the file itself, or a
+# missing screenshot (scripts/report-check.sh); first the self-test on fixtures/report-check/.
+# Installs the browser when missing; the only skip is when apt cannot install it.
+report-check:
+	@have_browser() { command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1; }; \
+	if ! have_browser || ! command -v python3 >/dev/null 2>&1; then \
+		missing="chromium-headless-shell"; command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
+		echo "installing: $$missing"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; } || true; \
+	fi; \
+	if ! have_browser; then \
+		echo "report-check: SKIPPED: the browser check is skipped because Chromium is not installable here (apt-get install chromium-headless-shell failed)"; \
+		exit 0; \
+	fi; \
+	bash scripts/report-check-selftest.sh
 
 # Regenerates captures/sample.pcap with tcpdump on loopback (see captures/README.md).
 sample-capture: build
