@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libpcap-dev libsqlite3-dev sqlite3 pkg-config tcpdump curl python3 nginx-light wrk
 
-.PHONY: all deps build demo test clean sample-capture report-check
+.PHONY: all deps build demo test clean sample-capture browser report-check
 
 all: build
 
@@ -26,16 +26,15 @@ demo: build
 
 # The replayer's timing tests run on their own first: in the parallel run, tests that wait on
 # child processes hold the 2 cooperative threads and stretch their measured times.
-test: deps
+test: deps browser
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter ReplayerTests
 	$(SWIFT) test --skip-build --skip ReplayerTests
+	$(MAKE) --no-print-directory report-check
 
-# Renders HTML in headless Chromium from Debian (chromium-headless-shell) and fails on console
-# errors or warnings, CSP violations, any JavaScript, any request other than the file itself, or a
-# missing screenshot (scripts/report-check.sh); first the self-test on fixtures/report-check/.
-# Installs the browser when missing; the only skip is when apt cannot install it.
-report-check:
+# Installs headless Chromium from Debian (chromium-headless-shell) for the report checks when it
+# is missing; the only allowed skip of those checks is when apt cannot install it.
+browser:
 	@have_browser() { command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1; }; \
 	if ! have_browser || ! command -v python3 >/dev/null 2>&1; then \
 		missing="chromium-headless-shell"; command -v python3 >/dev/null 2>&1 || missing="$$missing python3"; \
@@ -43,11 +42,18 @@ report-check:
 		if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
 		{ $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; } || true; \
 	fi; \
-	if ! have_browser; then \
-		echo "report-check: SKIPPED: the browser check is skipped because Chromium is not installable here (apt-get install chromium-headless-shell failed)"; \
-		exit 0; \
+	have_browser || echo "browser: Chromium is not installable here (apt-get install chromium-headless-shell failed); the browser checks will be skipped"
+
+# Renders HTML in headless Chromium and fails on console errors or warnings, CSP violations, any
+# JavaScript, any request other than the file itself, or a missing screenshot
+# (scripts/report-check.sh): first the self-test on fixtures/report-check/, then the demo's report.
+report-check: build browser
+	@if ! command -v chromium-headless-shell >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then \
+		echo "report-check: SKIPPED: Chromium is not installable here"; exit 0; \
 	fi; \
-	bash scripts/report-check-selftest.sh
+	bash scripts/report-check-selftest.sh && \
+	bash scripts/demo.sh >out/demo.log 2>&1 || { echo "report-check: make demo failed; see out/demo.log" >&2; exit 1; }; \
+	bash scripts/report-check.sh out/demo-report.html out/demo-report.png
 
 # Regenerates captures/sample.pcap with tcpdump on loopback (see captures/README.md).
 sample-capture: build

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole loop on the committed capture: start both fixture bidders, import captures/sample.pcap,
-# replay it to baseline and candidate, print the diff. Exits 0 when the diff finds the candidate's
-# documented differences (the diff itself exits 1 because they cross the gates).
+# replay it to baseline and candidate, print the diff and write the HTML review report. Exits 0 when
+# the diff finds the candidate's documented differences (the diff itself exits 1: they cross the gates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(swift build --show-bin-path)
@@ -46,7 +46,17 @@ set +e
 rc=$?
 set -e
 case $rc in
-    1) echo "== demo done: the diff exited 1 because the candidate's documented differences cross the gates, as expected." ;;
+    1) ;;
     0) echo "demo: the diff found no difference, but the candidate has documented ones" >&2; exit 1 ;;
     *) echo "demo: shadowdiff diff failed with exit $rc" >&2; exit "$rc" ;;
 esac
+
+echo "== shadowdiff report --db $db --run demo --html $out/demo-report.html --markdown $out/demo-summary.md --junit $out/demo-junit.xml"
+set +e
+"$bin/shadowdiff" report --db "$db" --run demo --html "$out/demo-report.html" --markdown "$out/demo-summary.md" \
+    --junit "$out/demo-junit.xml"
+rc=$?
+set -e
+if [ "$rc" != 1 ]; then echo "demo: shadowdiff report exited $rc, expected 1 (gates crossed)" >&2; exit 2; fi
+echo "== demo done: the candidate's documented differences cross the gates (diff and report exit 1, as expected)."
+echo "== review it: $(cd "$out" && pwd)/demo-report.html"

@@ -44,7 +44,7 @@ public struct DiffAccumulator: Sendable {
             return
         }
         pairs += 1
-        let preset = resolve(rules.preset, request: request)
+        let preset = rules.preset.resolved(for: request)
         rulesApplied[preset, default: 0] += 1
         let endpoint = EndpointName.of(method: request.method, path: request.path)
         let location = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
@@ -96,16 +96,6 @@ public struct DiffAccumulator: Sendable {
         out.gates = gates(out)
         out.passed = out.gates.allSatisfy(\.passed)
         return out
-    }
-
-    private func resolve(_ preset: RulePreset, request: RecordedRequest) -> RulePreset {
-        guard preset == .auto else { return preset }
-        let body = request.body
-        let encoded = request.headers.first("Content-Encoding") != nil
-        let first = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
-        guard encoded || first == UInt8(ascii: "{") else { return .json }
-        let decoded = ContentDecoder.decode(body, headers: request.headers).0
-        return DecisionExtractor.isBidRequest(JSONParser.parse(decoded)) ? .openrtb : .json
     }
 
     /// One side's answer made ready for comparing, with an unusable body counted for the side.

@@ -1,3 +1,5 @@
+import ShadowCore
+
 /// Which comparison a pair of answers gets.
 public enum RulePreset: String, Sendable, Codable, CaseIterable {
     /// `openrtb` when the request is an OpenRTB bid request (a JSON object with an `imp` array),
@@ -137,5 +139,19 @@ public struct DiffRules: Sendable, Codable, Equatable {
 
     func ignores<C: RandomAccessCollection>(_ path: C) -> Bool where C.Element == String, C.Index == Int {
         ignore.contains { $0.matches(path) }
+    }
+}
+
+extension RulePreset {
+    /// The preset a request is compared under: `auto` becomes `openrtb` for an OpenRTB bid
+    /// request (a JSON object with an `imp` array, content coding undone) and `json` otherwise.
+    public func resolved(for request: RecordedRequest) -> RulePreset {
+        guard self == .auto else { return self }
+        let body = request.body
+        let encoded = request.headers.first("Content-Encoding") != nil
+        let first = body.first { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+        guard encoded || first == UInt8(ascii: "{") else { return .json }
+        let decoded = ContentDecoder.decode(body, headers: request.headers).0
+        return DecisionExtractor.isBidRequest(JSONParser.parse(decoded)) ? .openrtb : .json
     }
 }

@@ -27,6 +27,16 @@ public indirect enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// Compact JSON text (member order kept).
+    public var jsonText: String { JSONWriter.write(self) }
+
+    /// A string as a JSON string literal.
+    public static func quoted(_ s: String) -> String {
+        var out = ""
+        JSONWriter.quote(s, into: &out)
+        return out
+    }
+
     /// A short text form for reports: strings quoted, containers summarised past `limit` characters.
     public func preview(limit: Int = 80) -> String {
         let text = JSONWriter.write(self)

@@ -24,6 +24,8 @@ public struct LatencySection: Sendable, Codable {
     /// Baseline vs secondary, when the run has a secondary: a regression here means the
     /// environment, not the candidate, moves latency.
     public var secondary: PairedLatencyAnalysis?
+    /// Every pair's latencies per side (and the secondary's), binned and as CDF points, for charts.
+    public var distribution: LatencyDistribution?
     /// Pairs left out of the analysis, by reason (`a side failed`, `no latency recorded`).
     public var skippedPairs: [String: Int64] = [:]
     public var notes: [String] = []
@@ -96,6 +98,9 @@ extension LatencySamples {
             LatencySection.Endpoint(endpoint: e.name, pairs: v.pairCount, regressed: v.regressed, gates: v.gates, analysis: e.analysis)
         }
         if !secondary.baseline.isEmpty { section.secondary = analyse(secondary, "secondary") }
+        var series = [(name: "baseline", sortedNs: all.baseline.sorted()), (name: "candidate", sortedNs: all.candidate.sorted())]
+        if !secondary.candidate.isEmpty { series.append((name: "secondary", sortedNs: secondary.candidate.sorted())) }
+        section.distribution = LatencyDistribution(series: series)
         return section
     }
 }

@@ -3,8 +3,9 @@
 /// through `readable` first when it may not be UTF-8.
 public enum HTMLText {
     /// `&`, `<`, `>`, `"` and `'` as entities, so the result is inert in element content and in
-    /// quoted attribute values. Control characters other than tab and newline become U+FFFD's
-    /// visible stand-in, `\u{2400}`-block symbols, so they cannot confuse a parser or a terminal.
+    /// quoted attribute values. Control characters other than tab and newline become visible
+    /// `\u{2400}`-block symbols, and DEL, C1 controls, U+FFFE and U+FFFF become U+FFFD, so
+    /// they cannot confuse a parser (HTML, SVG or XML) or a terminal.
     public static func escape(_ text: some StringProtocol) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
@@ -17,17 +18,20 @@ public enum HTMLText {
             case "'": out += "&#39;"
             case "\t", "\n": out.unicodeScalars.append(scalar)
             case "\r": break
-            default:
-                if scalar.value < 0x20 {
-                    out.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
-                } else if scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
-                    out += "\u{FFFD}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            default: out.unicodeScalars.append(visibleStandIn(for: scalar) ?? scalar)
             }
         }
         return out
+    }
+
+    /// What an untrusted control character is shown as: a C0 control as its U+2400-block symbol;
+    /// DEL, a C1 control, U+FFFE or U+FFFF as U+FFFD; nil for every other scalar (shown as is).
+    static func visibleStandIn(for scalar: Unicode.Scalar) -> Unicode.Scalar? {
+        switch scalar.value {
+        case 0..<0x20: Unicode.Scalar(0x2400 + scalar.value)
+        case 0x7F..<0xA0, 0xFFFE, 0xFFFF: "\u{FFFD}"
+        default: nil
+        }
     }
 
     /// Bytes as text: valid UTF-8 as is; otherwise each invalid byte is shown as `\xNN`, so a

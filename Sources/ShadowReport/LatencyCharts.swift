@@ -380,14 +380,9 @@ public enum LatencyCharts {
         return (value < 0 ? "-" : "") + out
     }
 
-    /// Escaped for XML and HTML, cut to `limit` characters with an ellipsis; the noncharacters
-    /// U+FFFE and U+FFFF, which XML forbids, become U+FFFD.
+    /// Escaped for XML and HTML, cut to `limit` characters with an ellipsis.
     static func text(_ raw: String, limit: Int) -> String {
-        var cut = raw.count > limit ? String(raw.prefix(limit - 1)) + "…" : raw
-        if cut.unicodeScalars.contains(where: { $0.value == 0xFFFE || $0.value == 0xFFFF }) {
-            cut = String(String.UnicodeScalarView(cut.unicodeScalars.map { $0.value == 0xFFFE || $0.value == 0xFFFF ? "\u{FFFD}" : $0 }))
-        }
-        return HTMLText.escape(cut)
+        HTMLText.escape(raw.count > limit ? String(raw.prefix(limit - 1)) + "…" : raw)
     }
 
     private static func line(_ x1: Double, _ y1: Double, _ x2: Double, _ y2: Double, stroke: String) -> String {

@@ -132,14 +132,7 @@ public enum MarkdownReport {
             case ".":
                 if out.unicodeScalars.suffix(3).map({ $0.properties.lowercaseMapping }) == ["w", "w", "w"] { out += "\\" }
                 out += "."
-            default:
-                if scalar.value < 0x20 {
-                    out.unicodeScalars.append(Unicode.Scalar(0x2400 + scalar.value)!)
-                } else if scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) || (0xFFFE...0xFFFF).contains(scalar.value) {
-                    out += "\u{FFFD}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
+            default: out.unicodeScalars.append(HTMLText.visibleStandIn(for: scalar) ?? scalar)
             }
         }
         return out

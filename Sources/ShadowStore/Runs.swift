@@ -63,6 +63,57 @@ extension ShadowDatabase {
     }
 }
 
+/// What a diff of a run concluded, as the `verdicts` table stores it.
+public struct StoredVerdict: Sendable, Equatable {
+    public var createdAt: String
+    public var passed: Bool
+    public var pairs: Int64
+    public var mismatched: Int64
+    /// Names of the gates crossed; empty when passed.
+    public var failedGates: [String]
+    public var summary: String
+
+    public init(createdAt: String = "", passed: Bool, pairs: Int64, mismatched: Int64, failedGates: [String], summary: String) {
+        self.createdAt = createdAt
+        self.passed = passed
+        self.pairs = pairs
+        self.mismatched = mismatched
+        self.failedGates = failedGates
+        self.summary = summary
+    }
+}
+
+extension ShadowDatabase {
+    /// Records a diff's verdict on a run (stamped now); the run's earlier verdicts are kept.
+    public func recordVerdict(runID: Int64, _ verdict: StoredVerdict) throws {
+        try pool.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO verdicts (run_id, created_at, passed, pairs, mismatched, failed_gates, summary)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [runID, Self.now(), verdict.passed, verdict.pairs, verdict.mismatched,
+                            verdict.failedGates.joined(separator: ", "), verdict.summary])
+        }
+    }
+
+    /// The latest verdict of each run that has one, by run id.
+    public func latestVerdicts() throws -> [Int64: StoredVerdict] {
+        try pool.read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT v.* FROM verdicts v
+                WHERE v.id = (SELECT max(id) FROM verdicts WHERE run_id = v.run_id)
+                """)
+            return Dictionary(uniqueKeysWithValues: rows.map { row in
+                let gates: String = row["failed_gates"]
+                return (row["run_id"] as Int64, StoredVerdict(
+                    createdAt: row["created_at"], passed: row["passed"], pairs: row["pairs"], mismatched: row["mismatched"],
+                    failedGates: gates.isEmpty ? [] : gates.components(separatedBy: ", "), summary: row["summary"]))
+            })
+        }
+    }
+}
+
 /// One side's answer to one replayed request, as the `results` and `result_bodies` rows store it.
 public struct ResultRow: Sendable {
     public var exchangeID: Int64

@@ -6,7 +6,7 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 3
+    static let version = 4
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -24,8 +24,27 @@ enum Schema {
             try db.execute(sql: v3)
             try db.execute(sql: "PRAGMA user_version = 3")
         }
+        // v4: every diff or report of a run records its verdict, so `runs` can list them.
+        migrator.registerMigration("v4") { db in
+            try db.execute(sql: v4)
+            try db.execute(sql: "PRAGMA user_version = 4")
+        }
         return migrator
     }
+
+    private static let v4 = """
+        CREATE TABLE verdicts (
+            id             INTEGER PRIMARY KEY,
+            run_id         INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            created_at     TEXT NOT NULL,         -- wall clock of the diff, ISO 8601
+            passed         INTEGER NOT NULL,      -- 1: every gate passed
+            pairs          INTEGER NOT NULL,
+            mismatched     INTEGER NOT NULL,      -- pairs with a mismatch beyond noise
+            failed_gates   TEXT NOT NULL,         -- names of the gates crossed, joined by ', '; '' when passed
+            summary        TEXT NOT NULL          -- one line, as the terminal's verdict says it
+        );
+        CREATE INDEX verdicts_by_run ON verdicts(run_id, id);
+        """
 
     private static let v3 = """
         DROP VIEW result_pairs;

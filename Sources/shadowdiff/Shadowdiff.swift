@@ -10,12 +10,17 @@ struct Shadowdiff: AsyncParsableCommand {
         discussion: """
             Workflow: 'capture' records requests (and production's responses) into a SQLite file, \
             'replay' sends them to both builds and records the answers, 'diff' reports mismatched \
-            decisions and latency regressions and exits 1 when a gate is crossed.
+            decisions and latency regressions and exits 1 when a gate is crossed, 'report' writes \
+            the HTML review report (and Markdown, JUnit, JSON), 'show' prints one exchange side by \
+            side, 'runs' lists runs with their verdicts.
 
             Exit codes: 0 success, 1 a diff gate was crossed, 2 bad usage or bad input, 3 a replay target went \
             down during the run.
             """,
-        subcommands: [CaptureCommand.self, CapturesCommand.self, ReplayCommand.self, DiffCommand.self]
+        subcommands: [
+            CaptureCommand.self, CapturesCommand.self, ReplayCommand.self, DiffCommand.self, ReportCommand.self, ShowCommand.self,
+            RunsCommand.self,
+        ]
     )
 }
 

@@ -18,7 +18,15 @@ import Testing
             var passed: Bool
         }
         struct Kind: Decodable { var kind: String; var count: Int; var exchanges: Int }
-        struct Group: Decodable { var endpoint: String; var kind: String; var field: String; var count: Int; var exchanges: Int }
+        struct Group: Decodable {
+            var endpoint: String
+            var kind: String
+            var field: String
+            var count: Int
+            var exchanges: Int
+            var examples: [Example]
+        }
+        struct Example: Decodable { var exchange: Int; var pass: Int }
         struct Latency: Decodable {
             struct Endpoint: Decodable { var endpoint: String; var pairs: Int; var regressed: Bool }
             var overall: Endpoint?
@@ -84,7 +92,35 @@ import Testing
             #expect(report.gates[0].passed == false && report.gates[2].passed == false)
             #expect(!report.passed)
             #expect(diff.stdout.contains("verdict: FAIL"))
+
+            try reviewCommands(db: db, dir: dir, priceExample: try #require(
+                report.groups.first { $0.field == "/imp/*/price" }?.examples.first))
         }
+    }
+
+    /// `report`, `runs` and `show` on the demo run: what a reviewer sees after the diff.
+    private func reviewCommands(db: String, dir: String, priceExample: Report.Example) throws {
+        let html = dir + "/demo.html", markdown = dir + "/demo.md", junit = dir + "/demo.xml"
+        let report = try Harness.shadowdiff("report", "--db", db, "--run", "demo", "--html", html, "--markdown", markdown, "--junit", junit)
+        #expect(report.status == 1 && report.stdout.contains("verdict: FAIL"), "\(report.stdout)\(report.stderr)")
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("Do not ship") && page.contains("/imp/*/price") && page.contains("<svg"))
+        #expect(page.contains("class=\"d\""), "differences are marked in the side-by-side examples")
+        let md = try String(contentsOfFile: markdown, encoding: .utf8)
+        #expect(md.contains("/imp/\\*/price") || md.contains("/imp/*/price"), "\(md)")
+        let xml = try String(contentsOfFile: junit, encoding: .utf8)
+        #expect(xml.contains("<testsuites") && xml.contains("failures="))
+
+        let runs = try Harness.shadowdiff("runs", "--db", db)
+        #expect(runs.status == 0)
+        #expect(runs.stdout.contains("demo") && runs.stdout.contains("FAIL (mismatch rate"), "\(runs.stdout)")
+
+        let show = try Harness.shadowdiff("show", "--db", db, "--run", "demo", String(priceExample.exchange), "--pass", String(priceExample.pass))
+        #expect(show.status == 0, "\(show.stderr)")
+        #expect(show.stdout.contains("candidate  field /imp/*/price"), "\(show.stdout)")
+        #expect(show.stdout.split(separator: "\n").contains { $0.hasPrefix("» ") && $0.contains("\"price\"") }, "the price lines are marked")
+        let missing = try Harness.shadowdiff("show", "--db", db, "--run", "demo", "999999")
+        #expect(missing.status == 2 && missing.stderr.contains("did not replay exchange 999999"), "\(missing.stderr)")
     }
 
     @Test func baselineAgainstItselfShowsNoDifference() async throws {
