@@ -91,6 +91,27 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
             #expect(sets[0].results[.candidate]?.errorMessage == "no response in 2000 ms")
             #expect(try db.run(named: nil).name == "r1")
             #expect(throws: ShadowError.unknownRun(path: dir + "/t.db", run: "nope")) { try db.run(named: "nope") }
+
+            let one = try #require(try db.resultSet(runID: run.id, exchangeID: 2, pass: 0))
+            #expect(one.exchange.exchange.request == sampleExchange(1).request && one.results.keys.sorted { $0.rawValue < $1.rawValue } == [.baseline])
+            #expect(try db.resultSet(runID: run.id, exchangeID: 2, pass: 1) == nil)
+            #expect(try db.passes(runID: run.id, exchangeID: 1) == [0, 1])
+        }
+    }
+
+    @Test func verdictsAreKeptPerRunAndTheLatestIsListed() throws {
+        try withTemporaryDirectory { dir in
+            let db = try ShadowDatabase(path: dir + "/v.db", mode: .createIfMissing)
+            let a = try db.createRun(name: "a", captureID: nil, config: "{}")
+            _ = try db.createRun(name: "b", captureID: nil, config: "{}")
+            #expect(try db.latestVerdicts().isEmpty)
+            try db.recordVerdict(runID: a.id, StoredVerdict(
+                passed: false, pairs: 10, mismatched: 4, failedGates: ["mismatch rate", "latency p99"], summary: "fail"))
+            try db.recordVerdict(runID: a.id, StoredVerdict(passed: true, pairs: 10, mismatched: 0, failedGates: [], summary: "pass"))
+            let latest = try db.latestVerdicts()
+            #expect(latest.count == 1)
+            #expect(latest[a.id].map { [$0.passed ? "pass" : "fail", $0.summary] } == ["pass", "pass"])
+            #expect(latest[a.id]?.failedGates == [] && latest[a.id]?.createdAt.isEmpty == false)
         }
     }
 
