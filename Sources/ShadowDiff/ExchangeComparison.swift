@@ -7,10 +7,8 @@ public struct ExchangeComparison: Sendable {
     /// The preset applied (`auto` resolved).
     public var preset: RulePreset
     /// Mismatches against the baseline, by the other side's name (`candidate`, `secondary`,
-    /// `production`); a side without an answer has no entry.
+    /// `production`), at most `AnswerComparer.limit` each; a side without an answer has no entry.
     public var mismatches: [String: [Mismatch]] = [:]
-    /// Sides with more than `AnswerComparer.limit` differences (the rest are not listed).
-    public var truncated: Set<String> = []
 
     public init(
         request: RecordedRequest, production: (RecordedResponse?, failure: String?)?, results: [Side: SideResult], rules: DiffRules
@@ -30,11 +28,9 @@ public struct ExchangeComparison: Sendable {
             others.append(("production", prepare(production.0, production.failure), false))
         }
         for (name, answer, baselineFirst) in others {
-            let (found, cut) = baselineFirst
+            mismatches[name] = (baselineFirst
                 ? AnswerComparer.compare(b, answer, preset: preset, rules: rules)
-                : AnswerComparer.compare(answer, b, preset: preset, rules: rules)
-            mismatches[name] = found
-            if cut { truncated.insert(name) }
+                : AnswerComparer.compare(answer, b, preset: preset, rules: rules)).mismatches
         }
     }
 }

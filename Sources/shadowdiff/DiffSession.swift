@@ -20,18 +20,24 @@ struct ReportOutputOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write JUnit XML (one test case per gate, and per endpoint and gate) to this file.", valueName: "file"))
     var junit: String?
 
-    @Option(help: ArgumentHelp("Also hide this header's values in reports (repeatable; Authorization, Proxy-Authorization, Cookie and Set-Cookie always are).", valueName: "name"))
+    @OptionGroup(title: "Secrets")
+    var secrets: RedactionOptions
+
+    var anyFile: Bool { json != nil || html != nil || markdown != nil || junit != nil }
+}
+
+/// What reports and `show` hide: secret headers always, plus named headers and fields.
+struct RedactionOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Also hide this header's values (repeatable; Authorization, Proxy-Authorization, Cookie and Set-Cookie always are).", valueName: "name"))
     var redactHeader: [String] = []
 
-    @Option(help: ArgumentHelp("Hide the values of JSON members and query parameters with this name in reports (repeatable).", valueName: "name"))
+    @Option(help: ArgumentHelp("Hide the values of JSON members and query parameters with this name (repeatable).", valueName: "name"))
     var redactField: [String] = []
 
-    @Flag(help: "Show secret headers and fields in reports instead of hiding them.")
+    @Flag(help: "Show secret headers and fields instead of hiding them.")
     var showSecrets = false
 
     var redaction: Redaction { Redaction(headers: redactHeader, fields: redactField, enabled: !showSecrets) }
-
-    var anyFile: Bool { json != nil || html != nil || markdown != nil || junit != nil }
 }
 
 /// One diff of a run: scan it under the rules, then write what was asked and record the verdict.
@@ -59,7 +65,7 @@ struct DiffSession {
 
     /// Writes every report `outputs` names (each created with mode 0600) and prints its path.
     func write(_ outputs: ReportOutputOptions) throws {
-        let redaction = outputs.redaction
+        let redaction = outputs.secrets.redaction
         func save(_ path: String, _ what: String, _ body: () throws -> Void) throws {
             do {
                 try body()

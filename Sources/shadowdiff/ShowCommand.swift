@@ -31,14 +31,8 @@ struct ShowCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The pass of a looped run (default: the first the exchange was replayed in).", valueName: "n"))
     var pass: Int?
 
-    @Option(help: ArgumentHelp("Also hide this header's values (repeatable).", valueName: "name"))
-    var redactHeader: [String] = []
-
-    @Option(help: ArgumentHelp("Hide the values of JSON members and query parameters with this name (repeatable).", valueName: "name"))
-    var redactField: [String] = []
-
-    @Flag(help: "Show secret headers and fields instead of hiding them.")
-    var showSecrets = false
+    @OptionGroup(title: "Secrets")
+    var secrets: RedactionOptions
 
     @Flag(help: "Never color the output (default: color when stdout is a terminal).")
     var noColor = false
@@ -60,7 +54,7 @@ struct ShowCommand: ParsableCommand {
         }
         let view = ExchangeView(
             exchangeID: exchangeID, pass: chosen, exchange: set.exchange.exchange, results: set.results, rules: rules,
-            redaction: Redaction(headers: redactHeader, fields: redactField, enabled: !showSecrets))
+            redaction: secrets.redaction)
         let color = !noColor && isatty(STDOUT_FILENO) == 1
         print("run '\(run.name)' in \(db)" + (passes.count > 1 ? " (replayed in passes \(passes.map(String.init).joined(separator: ", ")))" : ""))
         print(ExchangeText.render(view, color: color), terminator: "")

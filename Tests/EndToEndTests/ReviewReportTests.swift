@@ -78,6 +78,12 @@ import Testing
             #expect(revealed.contains("SECRET-TOKEN-123"), "--show-secrets shows them")
             #expect(!revealed.lowercased().contains("<script"))
 
+            let unwritable = try Harness.shadowdiff("report", "--db", db, "--html", dir + "/missing/report.html")
+            #expect(unwritable.status == 2 && unwritable.stderr.contains(dir + "/missing/report.html: cannot write the HTML report"),
+                    "\(unwritable.stderr)")
+            let nothing = try Harness.shadowdiff("report", "--db", db)
+            #expect(nothing.status == 2 && nothing.stderr.contains("--html"), "\(nothing.stderr)")
+
             let show = try Harness.shadowdiff("show", "--db", db, "2")
             #expect(show.status == 0, "\(show.stderr)")
             #expect(!show.stdout.contains("\u{1B}") && !show.stdout.contains("SECRET-TOKEN-123"))
