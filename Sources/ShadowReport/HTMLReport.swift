@@ -347,7 +347,7 @@ public struct HTMLReport: Sendable {
 
     private func errors(_ page: inout Page) {
         page.raw("<section id=\"errors\">\n")
-        page.element("h2", "Errors and what was not compared")
+        page.element("h2", "Errors, drops and what was not compared")
         var rows: [(String, String, String)] = []
         for (side, kinds) in summary.errors.sorted(by: { $0.key < $1.key }) {
             for (kind, count) in kinds.sorted(by: { $0.key < $1.key }) { rows.append((side, kind, "\(count)")) }
@@ -355,6 +355,7 @@ public struct HTMLReport: Sendable {
         for (side, u) in summary.unparsable.sorted(by: { $0.key < $1.key }) {
             rows.append((side, "body not usable: \(u.firstReason)", "\(u.count) (e.g. " + u.examples.map { "#\($0)" }.joined(separator: " ") + ")"))
         }
+        for drop in facts.drops { rows.append((drop.stage, drop.reason.replacingOccurrences(of: "_", with: " "), "\(drop.count)")) }
         if summary.incomplete > 0 { rows.append(("run", "incomplete: a side has no result", "\(summary.incomplete)")) }
         for (reason, count) in summary.latency.skippedPairs.sorted(by: { $0.key < $1.key }) {
             rows.append(("latency", "left out: \(reason)", "\(count)"))
@@ -364,7 +365,7 @@ public struct HTMLReport: Sendable {
         if t.ungroupedMismatches > 0 { rows.append(("diff", "mismatches past the group cap", "\(t.ungroupedMismatches)")) }
         if t.untrackedMismatchedPairs > 0 { rows.append(("diff", "mismatched pairs counted but not itemised", "\(t.untrackedMismatchedPairs)")) }
         if rows.isEmpty {
-            page.element("p", "None: every request got an answer from every side and every pair was compared.")
+            page.element("p", "None: nothing was dropped, every request got an answer from every side and every pair was compared.")
         } else {
             page.raw("<table><thead><tr><th>where</th><th>what</th><th class=\"n\">count</th></tr></thead><tbody>\n")
             for (a, b, c) in rows {

@@ -21,6 +21,21 @@ public struct RunFacts: Sendable, Codable {
     public var timing: String?
     /// The run's stored configuration (JSON), for the record.
     public var configuration: String?
+    /// What the capture could not use and what the replay did not send or sent late, by stage
+    /// (`capture 1`, `replay`) and reason, as their stored counters say.
+    public var drops: [Drop] = []
+
+    public struct Drop: Sendable, Codable, Equatable {
+        public var stage: String
+        public var reason: String
+        public var count: Int64
+
+        public init(stage: String, reason: String, count: Int64) {
+            self.stage = stage
+            self.reason = reason
+            self.count = count
+        }
+    }
 
     public init(
         database: String, run: String, startedAt: String, status: String, baseline: String, candidate: String,

@@ -124,6 +124,13 @@ struct DiffSession {
         let captures = try database.captures().filter { run.captureID == nil || $0.id == run.captureID }
         facts.capture = captures.map { "capture \($0.id) (\($0.sourceKind) \($0.source), \($0.exchanges) exchanges, \($0.startedAt))" }
             .joined(separator: "; ")
+        facts.drops = captures.flatMap { capture in
+            capture.counters.drops.map { RunFacts.Drop(stage: "capture \(capture.id)", reason: $0.0.rawValue, count: $0.1) }
+        }
+        facts.drops += run.counters.values
+            .filter { ($0.key.hasPrefix("skipped_") || $0.key == "late_requests" || $0.key == "resumed_skipped") && $0.value > 0 }
+            .sorted { $0.key < $1.key }
+            .map { RunFacts.Drop(stage: "replay", reason: $0.key, count: $0.value) }
         let requests = run.counters["exchanges"]
         facts.requests = requests
         let iso = ISO8601DateFormatter()

@@ -30,6 +30,7 @@ import Testing
                 productionLatencyNs: 2_000_000))
         }
         try writer.flush()
+        try db.storeCaptureCounters(id: capture, counters: Counters(["gap": 2, "exchanges": 3]))
         let run = try db.createRun(name: "hostile", captureID: capture, config: #"{"note":"</script><script>alert(5)</script>"}"#)
         var rows: [ResultRow] = []
         for id in Int64(1)...3 {
@@ -43,7 +44,7 @@ import Testing
                 body: Array("<script>alert(9)</script>".utf8) + [0xFF, 0xFE, 0xC3, 0x28] + Array("</textarea></pre>'\"".utf8)))
         }
         try db.insertResults(runID: run.id, rows)
-        try db.finishRun(id: run.id, counters: Counters(["exchanges": 3]), status: "complete")
+        try db.finishRun(id: run.id, counters: Counters(["exchanges": 3, "skipped_not_sampled": 5]), status: "complete")
     }
 
     @Test func hostileContentIsEscapedRedactedAndNothingExecutesInChromium() async throws {
@@ -66,6 +67,8 @@ import Testing
                 #expect(!output.contains("SECRET-TOKEN-123") && !output.contains(Self.secretField), "secrets are redacted by default")
             }
             #expect(page.contains("[redacted]"))
+            #expect(page.contains("<td>capture 1</td><td>gap</td><td class=\"n\">2</td>"), "capture drops are shown by reason")
+            #expect(page.contains("<td>replay</td><td>skipped not sampled</td><td class=\"n\">5</td>"), "replay skips too")
             let attributes = try FileManager.default.attributesOfItem(atPath: html)
             #expect((attributes[.posixPermissions] as? Int) == 0o600)
 
