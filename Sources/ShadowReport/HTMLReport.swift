@@ -92,7 +92,7 @@ public struct HTMLReport: Sendable {
         page.element("h1", summary.passed ? "Ship: every gate passed" : "Do not ship: \(failed.count) of \(summary.gates.count) gates crossed")
         var why: [String] = []
         if summary.mismatched > 0 {
-            why.append("\(summary.mismatched) of \(summary.pairs) pairs (\(pct(summary.mismatchRate))) answered differently beyond noise")
+            why.append("\(summary.mismatched) of \(summary.pairs) pairs (\(ReportText.pct(summary.mismatchRate))) answered differently beyond noise")
         } else {
             why.append("no decision difference beyond noise in \(summary.pairs) pairs")
         }
@@ -131,7 +131,7 @@ public struct HTMLReport: Sendable {
         if let secondary = facts.secondary { rows.append(("secondary", secondary)) }
         rows.append(("rules", summary.rulesApplied.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))
         rows.append(("noise", summary.noisePairs > 0
-            ? "measured on \(summary.noisePairs) baseline–secondary pairs (relative \(summary.rules.noise.relative), absolute \(pct(summary.rules.noise.absolute)))"
+            ? "measured on \(summary.noisePairs) baseline–secondary pairs (relative \(summary.rules.noise.relative), absolute \(ReportText.pct(summary.rules.noise.absolute)))"
             : "not measured (replay with --secondary to measure it)"))
         page.raw("<dl class=\"facts\">\n")
         for (name, value) in rows {
@@ -184,9 +184,9 @@ public struct HTMLReport: Sendable {
                 if index == 0 {
                     page.raw("<td rowspan=\"2\" class=\"deltas\">")
                     for delta in a.percentileDeltas {
-                        page.element("div", "Δ\(delta.percentile.label) " + interval(delta.estimateNs, delta.lowNs, delta.highNs, delta.unavailableReason))
+                        page.element("div", "Δ\(delta.percentile.label) " + ReportText.interval(delta.estimateNs, delta.lowNs, delta.highNs, delta.unavailableReason))
                     }
-                    page.element("div", "shift " + interval(a.shift.estimateNs, a.shift.lowNs, a.shift.highNs, a.shift.unavailableReason))
+                    page.element("div", "shift " + ReportText.interval(a.shift.estimateNs, a.shift.lowNs, a.shift.highNs, a.shift.unavailableReason))
                     page.element("div", String(format: "Wilcoxon p = %.2g", a.wilcoxon.pValueTwoSided), class: "muted")
                     page.raw("</td><td rowspan=\"2\" class=\"gatecell\">")
                     for gate in endpoint.gates {
@@ -195,7 +195,7 @@ public struct HTMLReport: Sendable {
                             text = "\(gate.gate.percentile.label): not judged (\(gate.reason ?? "too few pairs"))"
                         } else {
                             text = "\(gate.gate.percentile.label): " + (gate.regressed ? "REGRESSED" : "ok")
-                                + " (lower bound \(ms(gate.lowNs ?? 0)) vs \(ms(gate.thresholdNs ?? 0)))"
+                                + " (lower bound \(ReportText.ms(gate.lowNs ?? 0, signed: true)) ms vs \(ReportText.ms(gate.thresholdNs ?? 0, signed: true)) ms)"
                         }
                         page.element("div", text, class: gate.regressed ? "bad" : gate.judged ? "ok" : "muted")
                     }
@@ -213,7 +213,7 @@ public struct HTMLReport: Sendable {
         ]
         if let s = section.secondary {
             notes.append("Noise: baseline vs secondary over \(s.pairCount) pairs: "
-                + s.percentileDeltas.map { "Δ\($0.percentile.label) " + interval($0.estimateNs, $0.lowNs, $0.highNs, $0.unavailableReason) }
+                + s.percentileDeltas.map { "Δ\($0.percentile.label) " + ReportText.interval($0.estimateNs, $0.lowNs, $0.highNs, $0.unavailableReason) }
                     .joined(separator: ", ") + ".")
         }
         if !section.skippedPairs.isEmpty {
@@ -228,7 +228,7 @@ public struct HTMLReport: Sendable {
     private func decisions(_ page: inout Page) {
         page.raw("<section id=\"decisions\">\n")
         page.element("h2", "Decisions")
-        page.element("p", "\(summary.matched) of \(summary.pairs) pairs matched; \(summary.mismatched) (\(pct(summary.mismatchRate))) differ beyond noise.")
+        page.element("p", "\(summary.matched) of \(summary.pairs) pairs matched; \(summary.mismatched) (\(ReportText.pct(summary.mismatchRate))) differ beyond noise.")
         if !summary.kinds.isEmpty {
             page.raw("<table class=\"kinds\"><thead><tr><th>kind</th><th class=\"n\">mismatches</th><th class=\"n\">pairs</th></tr></thead><tbody>\n")
             for k in summary.kinds {
@@ -250,7 +250,7 @@ public struct HTMLReport: Sendable {
         }
         if let p = summary.production {
             page.element("h3", "Production vs baseline replay")
-            page.element("p", "\(p.mismatched) of \(p.pairs) pairs (\(pct(p.mismatchRate))) differ: how faithfully the replay reproduces production.")
+            page.element("p", "\(p.mismatched) of \(p.pairs) pairs (\(ReportText.pct(p.mismatchRate))) differ: how faithfully the replay reproduces production.")
             groups(&page, title: "", p.groups, sides: ("production", "baseline"), open: false, shown: &shown)
         }
         page.raw("</section>\n")
@@ -266,9 +266,9 @@ public struct HTMLReport: Sendable {
             page.raw(open && index < 3 ? "<details class=\"group\" open>" : "<details class=\"group\">")
             page.raw("<summary><span class=\"kind \(HTMLText.escape(g.kind.rawValue))\">\(HTMLText.escape(g.kind.rawValue))</span> ")
             page.raw("<span class=\"ep\">\(HTMLText.escape(g.endpoint))</span> <code>\(HTMLText.escape(g.field))</code> ")
-            var counts = "\(g.exchanges) pairs (\(pct(g.rate)))"
+            var counts = "\(g.exchanges) pairs (\(ReportText.pct(g.rate)))"
             if g.count != g.exchanges { counts += ", \(g.count) mismatches" }
-            if let noise = g.noiseRate { counts += ", noise \(pct(noise))" }
+            if let noise = g.noiseRate { counts += ", noise \(ReportText.pct(noise))" }
             page.raw("<span class=\"counts\">\(HTMLText.escape(counts))</span></summary>\n")
             page.raw("<table class=\"examples\"><thead><tr><th>exchange</th><th>where</th>")
             page.raw("<th>\(HTMLText.escape(sides.0))</th><th>\(HTMLText.escape(sides.1))</th></tr></thead><tbody>\n")
@@ -383,16 +383,6 @@ public struct HTMLReport: Sendable {
     // MARK: - Helpers
 
     private static func anchor(_ key: ExampleKey) -> String { "x\(key.exchange)-\(key.pass)" }
-
-    private func interval(_ estimate: Double?, _ low: Double?, _ high: Double?, _ reason: String?) -> String {
-        guard let estimate else { return "– (\(reason ?? "not available"))" }
-        guard let low, let high else { return ms(estimate) }
-        return "\(ms(estimate)) [\(ms(low)), \(ms(high))]"
-    }
-
-    private func ms(_ ns: Double) -> String { String(format: "%+.3f ms", ns / 1e6) }
-
-    private func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 
     /// The stored configuration pretty-printed, with secret header values hidden.
     static func prettyConfiguration(_ json: String, redaction: Redaction) -> String {

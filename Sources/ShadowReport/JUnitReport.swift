@@ -63,7 +63,7 @@ public enum JUnitReport {
     static func latencyCases(_ section: LatencySection, thresholds: [LatencyThreshold]) -> [TestCase] {
         guard let overall = section.overall else {
             return thresholds.map {
-                TestCase(name: "overall \(CIText.label($0))", output: "not judged: no pair where both sides answered")
+                TestCase(name: "overall \(ReportText.label($0))", output: "not judged: no pair where both sides answered")
             }
         }
         return ([overall] + section.endpoints).flatMap { endpoint in
@@ -75,12 +75,12 @@ public enum JUnitReport {
         let name = "\(endpoint) \(v.gate.percentile.label)"
         guard v.judged else { return TestCase(name: name, output: "not judged: \(v.reason ?? "too few pairs")") }
         let label = v.gate.percentile.label
-        let estimate = CIText.delta(v.estimateNs, v.lowNs, v.highNs) ?? "–"
-        let threshold = "threshold \(CIText.ms(v.thresholdNs ?? 0, signed: true)) ms (\(v.gate))"
-        let evidence = "95% lower bound \(CIText.ms(v.lowNs ?? 0, signed: true)) ms, "
+        let estimate = ReportText.delta(v.estimateNs, v.lowNs, v.highNs) ?? "–"
+        let threshold = "threshold \(ReportText.ms(v.thresholdNs ?? 0, signed: true)) ms (\(v.gate))"
+        let evidence = "95% lower bound \(ReportText.ms(v.lowNs ?? 0, signed: true)) ms, "
             + "adjusted p \(String(format: "%.3g", v.adjustedPValue ?? 1))"
             + (v.familySize > 1 ? " (Holm over \(v.familySize) endpoints)" : "")
-        let baseline = v.baselineValueNs.map { "; baseline \(label) \(CIText.ms(Double($0))) ms" } ?? ""
+        let baseline = v.baselineValueNs.map { "; baseline \(label) \(ReportText.ms(Double($0))) ms" } ?? ""
         guard v.regressed else {
             return TestCase(name: name, output: "ok: Δ\(label) \(estimate), \(threshold); \(evidence)\(baseline)")
         }
@@ -89,7 +89,7 @@ public enum JUnitReport {
     }
 
     static func decisionCases(_ s: DiffSummary, redaction: Redaction) -> [TestCase] {
-        CIText.endpoints(s).map { endpoint in
+        ReportText.endpoints(s).map { endpoint in
             decisionCase(endpoint: endpoint, groups: s.groups.filter { $0.endpoint == endpoint },
                          noisy: s.noisyGroups.filter { $0.endpoint == endpoint }, redaction: redaction)
         }
@@ -108,14 +108,14 @@ public enum JUnitReport {
         let message = "\(endpoint): \(groups.count) difference groups beyond noise: \(top)\(more)"
         let lines = groups.prefix(maxBodyGroups).map { g in
             "\(rate(g)) in \(g.exchanges) pairs (\(g.kind.rawValue))"
-                + (CIText.example(g, redaction: redaction).map { "; e.g. \($0)" } ?? "")
+                + (ReportText.example(g, redaction: redaction).map { "; e.g. \($0)" } ?? "")
         }
         return TestCase(name: endpoint, failure: Failure(message: message, body: lines.joined(separator: "\n")))
     }
 
     /// `/imp/*/price 10.00%`, with the noise rate when measured.
     static func rate(_ g: DiffSummary.Group) -> String {
-        "\(g.field) \(CIText.pct(g.rate))" + (g.noiseRate.map { " (noise \(CIText.pct($0)))" } ?? "")
+        "\(g.field) \(ReportText.pct(g.rate))" + (g.noiseRate.map { " (noise \(ReportText.pct($0)))" } ?? "")
     }
 
     static func properties(_ facts: RunFacts) -> [(String, String)] {

@@ -18,7 +18,7 @@ enum LatencyText {
         }
         if let s = section.secondary {
             out += "  noise: baseline vs secondary over \(s.pairCount) pairs: "
-                + s.percentileDeltas.map { "Δ\($0.percentile.label) " + interval($0.estimateNs, $0.lowNs, $0.highNs, $0.unavailableReason) }
+                + s.percentileDeltas.map { "Δ\($0.percentile.label) " + ReportText.interval($0.estimateNs, $0.lowNs, $0.highNs, $0.unavailableReason, unit: false) }
                     .joined(separator: ", ") + "\n"
         }
         if !section.skippedPairs.isEmpty {
@@ -37,9 +37,9 @@ enum LatencyText {
                 + summary.percentiles.map { ($0.valueNs.map { String(format: "%.3f", Double($0) / 1e6) } ?? "-").leftPadding(9) }.joined()
                 + "\n"
         }
-        let deltas = a.percentileDeltas.map { "Δ\($0.percentile.label) " + interval($0.estimateNs, $0.lowNs, $0.highNs, $0.unavailableReason) }
+        let deltas = a.percentileDeltas.map { "Δ\($0.percentile.label) " + ReportText.interval($0.estimateNs, $0.lowNs, $0.highNs, $0.unavailableReason, unit: false) }
         out += "    paired, 95% intervals: " + deltas.joined(separator: "   ") + "\n"
-        let shift = "shift (Hodges-Lehmann) " + interval(a.shift.estimateNs, a.shift.lowNs, a.shift.highNs, a.shift.unavailableReason)
+        let shift = "shift (Hodges-Lehmann) " + ReportText.interval(a.shift.estimateNs, a.shift.lowNs, a.shift.highNs, a.shift.unavailableReason, unit: false)
         let ratio = a.ratio.percentiles.first { $0.percentile == .p50 }?.ratio.map { String(format: "median ratio %.3f", $0) } ?? ""
         out += "    \(shift), Wilcoxon signed-rank p = \(String(format: "%.2g", a.wilcoxon.pValueTwoSided)), \(ratio)\n"
         for gate in e.gates {
@@ -48,20 +48,10 @@ enum LatencyText {
                 what = "not judged: \(gate.reason ?? "too few pairs")"
             } else {
                 what = (gate.regressed ? "REGRESSED" : "ok") + String(format: " (lower bound %@ vs threshold %@, adjusted p %.3g)",
-                    ms(gate.lowNs ?? 0), ms(gate.thresholdNs ?? 0), gate.adjustedPValue ?? 1)
+                    ReportText.ms(gate.lowNs ?? 0, signed: true), ReportText.ms(gate.thresholdNs ?? 0, signed: true), gate.adjustedPValue ?? 1)
             }
             out += "    \(gate.gate.percentile.label) gate: \(what)\n"
         }
         return out
-    }
-
-    private static func interval(_ estimate: Double?, _ low: Double?, _ high: Double?, _ reason: String?) -> String {
-        guard let estimate else { return "- (\(reason ?? "not available"))" }
-        guard let low, let high else { return ms(estimate) }
-        return "\(ms(estimate)) [\(ms(low)), \(ms(high))]"
-    }
-
-    private static func ms(_ ns: Double) -> String {
-        String(format: "%+.3f", ns / 1e6)
     }
 }

@@ -24,13 +24,13 @@ public enum MarkdownReport {
 
     static func heading(_ s: DiffSummary) -> String {
         if s.passed { return "### ✅ ship: all \(s.gates.count) gates passed" }
-        let failed = CIText.failedGates(s)
+        let failed = ReportText.failedGates(s)
         guard !failed.isEmpty else { return "### ❌ do not ship: the diff did not pass" }
         return "### ❌ do not ship: failed " + failed.map(escape).joined(separator: ", ")
     }
 
     static func runLine(_ s: DiffSummary, _ facts: RunFacts) -> String {
-        "Run **\(escape(facts.run))**: \(s.pairs) pairs, \(s.mismatched) mismatched (\(CIText.pct(s.mismatchRate)))"
+        "Run **\(escape(facts.run))**: \(s.pairs) pairs, \(s.mismatched) mismatched (\(ReportText.pct(s.mismatchRate)))"
             + " · baseline \(escape(facts.baseline)) vs candidate \(escape(facts.candidate))"
     }
 
@@ -61,11 +61,11 @@ public enum MarkdownReport {
     static func latencyRow(_ e: LatencySection.Endpoint) -> [String] {
         let a = e.analysis
         func side(_ summary: LatencySummary, _ level: Percentile) -> String {
-            summary.valueNs(at: level).map { CIText.ms(Double($0)) } ?? "–"
+            summary.valueNs(at: level).map { ReportText.ms(Double($0)) } ?? "–"
         }
         func delta(_ level: Percentile) -> String {
             guard let d = a.percentileDelta(at: level) else { return "–" }
-            return CIText.delta(d.estimateNs, d.lowNs, d.highNs, unit: false) ?? "needs ≥ \(d.requiredPairs) pairs"
+            return ReportText.delta(d.estimateNs, d.lowNs, d.highNs, unit: false) ?? "needs ≥ \(d.requiredPairs) pairs"
         }
         return [escape(e.endpoint), "\(e.pairs)", side(a.baseline, .p50), side(a.baseline, .p99),
                 side(a.candidate, .p50), side(a.candidate, .p99), delta(.p50), delta(.p99), verdict(e.gates)]
@@ -84,8 +84,8 @@ public enum MarkdownReport {
         guard !s.groups.isEmpty else { return "No mismatches beyond noise\(noisy)." }
         let rows = s.groups.prefix(maxRows).map { g in
             [g.endpoint, g.field, g.kind.rawValue].map(escape)
-                + ["\(g.exchanges)", CIText.pct(g.rate), g.noiseRate.map(CIText.pct) ?? "–",
-                   CIText.example(g, redaction: redaction).map(escape) ?? "–"]
+                + ["\(g.exchanges)", ReportText.pct(g.rate), g.noiseRate.map(ReportText.pct) ?? "–",
+                   ReportText.example(g, redaction: redaction).map(escape) ?? "–"]
         }
         var out = "**Mismatch groups** beyond noise\(noisy)\n\n"
             + table(["endpoint", "field", "kind", "pairs", "rate", "noise rate", "example"], rows)
@@ -99,7 +99,7 @@ public enum MarkdownReport {
                 + kinds.sorted { $0.key < $1.key }.map { "\(escape($0.key)) \($0.value)" }.joined(separator: ", ")
         }
         lines += s.unparsable.sorted { $0.key < $1.key }.map { side, u in
-            "- \(escape(side)): \(u.count) bodies not JSON (first: \(escape(CIText.clip(u.firstReason))))"
+            "- \(escape(side)): \(u.count) bodies not JSON (first: \(escape(ReportText.clip(u.firstReason))))"
         }
         return lines.isEmpty ? nil : "**Errors**\n\n" + lines.joined(separator: "\n")
     }

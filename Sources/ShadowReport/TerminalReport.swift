@@ -67,7 +67,7 @@ public enum TerminalReport {
         line()
         line("pairs compared   \(s.pairs)")
         line("matched          \(s.matched)")
-        line("mismatched       \(s.mismatched) (\(pct(s.mismatchRate)))")
+        line("mismatched       \(s.mismatched) (\(ReportText.pct(s.mismatchRate)))")
         if s.incomplete > 0 { line("incomplete       \(s.incomplete) (a side has no result; not compared)") }
         line("rules applied    " + s.rulesApplied.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         line(s.noisePairs > 0
@@ -106,7 +106,7 @@ public enum TerminalReport {
         }
         if let p = s.production {
             line()
-            line("production vs baseline replay: \(p.mismatched) of \(p.pairs) pairs differ (\(pct(p.mismatchRate)))")
+            line("production vs baseline replay: \(p.mismatched) of \(p.pairs) pairs differ (\(ReportText.pct(p.mismatchRate)))")
             groups("  by endpoint and field", p.groups, sides: ("production", "baseline"), into: &out)
         }
         out += LatencyText.render(s.latency)
@@ -124,17 +124,15 @@ public enum TerminalReport {
         guard !groups.isEmpty else { return }
         out += "\n\(title)\n"
         for g in groups.prefix(maxGroups) {
-            let noise = g.noiseRate.map { ", noise \(pct($0))" } ?? ""
+            let noise = g.noiseRate.map { ", noise \(ReportText.pct($0))" } ?? ""
             let example = g.examples.first.map { e in
                 let at = e.impression.map { " imp \($0)" } ?? e.path.map { " \($0)" } ?? ""
                 return "e.g. #\(e.exchange)\(at): \(e.values[sides.0] ?? "?") -> \(e.values[sides.1] ?? "?")"
             } ?? ""
-            out += "  \(g.endpoint) \(g.field)  \(g.exchanges) pairs (\(pct(g.rate))\(noise))  \(example)\n"
+            out += "  \(g.endpoint) \(g.field)  \(g.exchanges) pairs (\(ReportText.pct(g.rate))\(noise))  \(example)\n"
         }
         if groups.count > maxGroups { out += "  ... \(groups.count - maxGroups) more groups in the JSON report\n" }
     }
-
-    static func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 }
 
 extension String {

@@ -106,12 +106,12 @@ struct DiffSession {
 
     /// Stores the verdict with the run, for `shadowdiff runs`.
     func recordVerdict() throws {
-        let failed = summary.gates.filter { !$0.passed }.map(\.name)
+        let failed = summary.gates.filter { !$0.passed }
         let line = summary.passed
             ? "pass: \(summary.mismatched) of \(summary.pairs) pairs differ, no latency regression"
-            : "fail: " + summary.gates.filter { !$0.passed }.map { "\($0.name) \($0.value)" }.joined(separator: "; ")
+            : "fail: " + failed.map { "\($0.name) \($0.value)" }.joined(separator: "; ")
         try database.recordVerdict(runID: run.id, StoredVerdict(
-            passed: summary.passed, pairs: summary.pairs, mismatched: summary.mismatched, failedGates: failed, summary: line))
+            passed: summary.passed, pairs: summary.pairs, mismatched: summary.mismatched, failedGates: failed.map(\.name), summary: line))
     }
 
     private static func facts(_ database: ShadowDatabase, _ run: RunInfo, path: String) throws -> RunFacts {

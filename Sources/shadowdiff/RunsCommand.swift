@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ShadowStore
 
 /// `shadowdiff runs --db DB`
@@ -32,14 +33,8 @@ struct RunsCommand: ParsableCommand {
             } ?? "not diffed"
             print(run.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
                 + run.status.padding(toLength: 11, withPad: " ", startingAt: 0) + "  "
-                + String(run.counters["exchanges"]).leftPad(8) + "  " + run.startedAt.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(format: "%8lld", run.counters["exchanges"]) + "  " + run.startedAt.padding(toLength: 20, withPad: " ", startingAt: 0)
                 + "  " + verdict)
         }
-    }
-}
-
-extension String {
-    fileprivate func leftPad(_ width: Int) -> String {
-        count >= width ? self : String(repeating: " ", count: width - count) + self
     }
 }

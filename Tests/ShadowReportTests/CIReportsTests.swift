@@ -176,7 +176,7 @@ private func tables(_ markdown: String) -> [[Substring]] {
                 $0.value >= 0x20 && $0.value != 0xFFFF || ["\t", "\n", "\r"].contains($0)
             }))
         }
-        let name = kept(hostile), value = kept(CIText.clip(hostile))
+        let name = kept(hostile), value = kept(ReportText.clip(hostile))
         let decision = try #require(try testCase(doc, "shadowdiff.decisions", name))
         #expect(decision.elements(forName: "failure").first?.stringValue?.contains(value + " → " + value) == true)
         #expect(try testCase(doc, "shadowdiff.latency", name + " p99") != nil)
@@ -207,7 +207,7 @@ private func tables(_ markdown: String) -> [[Substring]] {
         #expect(MarkdownReport.escape("see www.x.com or WWW.y") == "see www\\.x.com or WWW\\.y")
         #expect(JUnitReport.escape("<a b='c' d=\"e\">&\u{1}\u{FFFE}\t\n\r") == "&lt;a b=&apos;c&apos; d=&quot;e&quot;&gt;&amp;\t\n&#13;")
         #expect(JUnitReport.escape("\t\n", attribute: true) == "&#9;&#10;")
-        #expect(CIText.clip(String(repeating: "x", count: 100)) == String(repeating: "x", count: 79) + "…")
+        #expect(ReportText.clip(String(repeating: "x", count: 100)) == String(repeating: "x", count: 79) + "…")
     }
 
     @Test func redactionHidesASecretFieldsExampleInBothOutputs() {

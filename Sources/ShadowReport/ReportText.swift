@@ -2,9 +2,9 @@ import Foundation
 import ShadowDiff
 import ShadowStats
 
-/// Formatting shared by the CI reports (Markdown and JUnit). Produces plain text; each report
-/// escapes it for its own format.
-enum CIText {
+/// Formatting shared by every report (terminal, HTML, Markdown, JUnit). Produces plain text;
+/// each report escapes it for its own format.
+enum ReportText {
     /// Longest captured value shown, in characters.
     static let valueLimit = 80
 
@@ -39,6 +39,11 @@ enum CIText {
         let value = ms(estimate, signed: true) + (unit ? " ms" : "")
         guard let low, let high else { return value }
         return "\(value) [\(ms(low, signed: true)), \(ms(high, signed: true))]"
+    }
+
+    /// `delta` with the unit, or `– (why)` when there is no estimate.
+    static func interval(_ estimate: Double?, _ low: Double?, _ high: Double?, _ reason: String?, unit: Bool = true) -> String {
+        delta(estimate, low, high, unit: unit) ?? "– (\(reason ?? "not available"))"
     }
 
     /// The label of a rules-file percentile (0.99 → `p99`).
