@@ -98,8 +98,8 @@ extension LatencySamples {
             LatencySection.Endpoint(endpoint: e.name, pairs: v.pairCount, regressed: v.regressed, gates: v.gates, analysis: e.analysis)
         }
         if !secondary.baseline.isEmpty { section.secondary = analyse(secondary, "secondary") }
-        var series = [(name: "baseline", sortedNs: all.baseline.sorted()), (name: "candidate", sortedNs: all.candidate.sorted())]
-        if !secondary.candidate.isEmpty { series.append((name: "secondary", sortedNs: secondary.candidate.sorted())) }
+        var series = [(name: "baseline", sortedNs: RadixSort.sorted(all.baseline)), (name: "candidate", sortedNs: RadixSort.sorted(all.candidate))]
+        if !secondary.candidate.isEmpty { series.append((name: "secondary", sortedNs: RadixSort.sorted(secondary.candidate))) }
         section.distribution = LatencyDistribution(series: series)
         return section
     }
