@@ -4,7 +4,7 @@
 SWIFT ?= swift
 APT_PACKAGES := libpcap-dev libsqlite3-dev sqlite3 pkg-config tcpdump curl python3 nginx-light wrk
 
-.PHONY: all deps build demo test clean sample-capture browser report-check
+.PHONY: all deps build demo test fuzz clean sample-capture browser report-check
 
 all: build
 
@@ -31,6 +31,12 @@ test: deps browser
 	$(SWIFT) test --skip-build --filter ReplayerTests
 	$(SWIFT) test --skip-build --skip ReplayerTests
 	$(MAKE) --no-print-directory report-check
+
+# Fuzzes every parser of untrusted bytes with libFuzzer and AddressSanitizer (scripts/fuzz.sh):
+# FUZZ_SECONDS=N per target (default 60), or FUZZ_RUNS=N executions each; FUZZ_TARGETS picks some.
+# Inputs that crash are copied to fixtures/fuzz/TARGET/, which `make test` replays.
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # Installs headless Chromium from Debian (chromium-headless-shell) for the report checks when it
 # is missing; the only allowed skip of those checks is when apt cannot install it.

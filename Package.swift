@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .executable(name: "shadowdiff", targets: ["shadowdiff"]),
         .executable(name: "fixture-bidder", targets: ["FixtureBidder"]),
+        // For the fuzzers in fuzz/ (a package of their own, built with -sanitize=fuzzer).
+        .library(name: "ShadowFuzzTargets", targets: ["ShadowFuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", exact: "2.101.3"),
@@ -79,6 +81,12 @@ let package = Package(
         ]),
         // Terminal summary and JSON, HTML, Markdown and JUnit reports.
         .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff", "ShadowStats"]),
+        // Every parser of untrusted bytes as a fuzz target: fuzz/ runs them under libFuzzer,
+        // ShadowFuzzTargetsTests replays the committed inputs in fixtures/fuzz/.
+        .target(name: "ShadowFuzzTargets", dependencies: [
+            "ShadowCore", "ShadowCapture", "ShadowHTTP1", "ShadowDiff",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         .executableTarget(name: "shadowdiff", dependencies: [
             "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
             "ShadowReport",
@@ -128,6 +136,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "ShadowFuzzTargetsTests", dependencies: ["ShadowFuzzTargets"]),
         // Drives the built `shadowdiff` and `fixture-bidder` binaries, tcpdump and curl.
         .testTarget(name: "EndToEndTests", dependencies: ["ShadowStore", "ShadowTee"]),
     ]

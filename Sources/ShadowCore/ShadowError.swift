@@ -11,6 +11,8 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
     case targetUnreachable(url: String, detail: String)
     case invalidArgument(flag: String, detail: String)
     case io(path: String, detail: String)
+    /// A write to the database failed; transactions committed before it are kept.
+    case storeWrite(path: String, detail: String)
     case captureDevice(interface: String, detail: String)
     case interrupted(source: String)
     case targetDown(url: String, failures: Int, detail: String)
@@ -36,6 +38,7 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .targetUnreachable(url, detail): "\(url): target unreachable: \(detail)"
         case let .invalidArgument(flag, detail): "\(flag): \(detail)"
         case let .io(path, detail): "\(path): \(detail)"
+        case let .storeWrite(path, detail): "\(path): cannot write to the database: \(detail); what was committed before is kept"
         case let .captureDevice(interface, detail): "--interface \(interface): cannot capture: \(detail)"
         case let .targetDown(url, failures, detail):
             "\(url): target down: \(failures) requests in a row failed (last: \(detail)); the run stopped and can be continued with --resume"

@@ -1,4 +1,5 @@
 import Foundation
+import ShadowCore
 import ShadowDiff
 import ShadowStats
 
@@ -59,8 +60,7 @@ public struct HTMLReport: Sendable {
 
     /// Writes the report to `path` with mode 0600 (it holds captured traffic).
     public func write(to path: String) throws {
-        try Data(render().utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        try PrivateFile.write(Data(render().utf8), to: path)
     }
 
     public func render() -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import ShadowCore
 import ShadowDiff
 
 /// The JSON report: the run's facts and the diff summary. docs/REPORT.md documents the fields.
@@ -11,10 +12,10 @@ public struct JSONReport: Sendable, Codable {
         self.diff = diff
     }
 
-    /// Writes the report to `path` (pretty-printed, sorted keys).
+    /// Writes the report to `path` (pretty-printed, sorted keys), mode 0600.
     public func write(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
+        try PrivateFile.write(encoder.encode(self), to: path)
     }
 }

@@ -18,7 +18,7 @@ extension ShadowDatabase {
     /// Records the start of a capture and returns its id. Call `finishCapture` at the end,
     /// also after a failure, so its counters and status are stored.
     public func beginCapture(sourceKind: String, source: String, filter: String?) throws -> Int64 {
-        try pool.write { db in
+        try write { db in
             try db.execute(
                 sql: "INSERT INTO captures (source_kind, source, filter, started_at, status) VALUES (?, ?, ?, ?, 'running')",
                 arguments: [sourceKind, source, filter, Self.now()])
@@ -31,7 +31,7 @@ extension ShadowDatabase {
         id: Int64, counters: Counters, linkType: String?, firstPacketNs: Int64?, lastPacketNs: Int64?,
         error: String?
     ) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(
                 sql: """
                     UPDATE captures SET link_type = ?, first_packet_ns = ?, last_packet_ns = ?,
@@ -44,7 +44,7 @@ extension ShadowDatabase {
 
     /// Replaces a running capture's stored counters (live sessions store them as they go).
     public func storeCaptureCounters(id: Int64, counters: Counters) throws {
-        try pool.write { db in
+        try write { db in
             try Self.replaceCounters(db, table: "capture_counters", key: "capture_id", id: id, counters: counters)
         }
     }

@@ -45,7 +45,7 @@ public final class ExchangeWriter {
         guard !pending.isEmpty else { return [] }
         let captureID = captureID
         var binder = scratch
-        try database.pool.write { db in
+        try database.write { db in
             let meta = try db.cachedStatement(sql: """
                 INSERT INTO exchanges (capture_id, capture_time_ns, connection, client, server, protocol,
                     method, target, request_bytes, prod_status, prod_latency_ns, prod_response_bytes, prod_error)

@@ -18,7 +18,7 @@ public struct RunInfo: Sendable {
 extension ShadowDatabase {
     /// Creates a run; a name already used in this database is refused.
     public func createRun(name: String, captureID: Int64?, config: String) throws -> RunInfo {
-        try pool.write { db in
+        try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE name = ?", arguments: [name]) == true {
                 throw ShadowError.invalidArgument(flag: "--run", detail: "a run named '\(name)' already exists in \(path)")
             }
@@ -34,7 +34,7 @@ extension ShadowDatabase {
 
     /// Stores a run's final counters and status ('complete' or 'failed').
     public func finishRun(id: Int64, counters: Counters, status: String) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE runs SET finished_at = ?, status = ? WHERE id = ?", arguments: [Self.now(), status, id])
             try Self.replaceCounters(db, table: "run_counters", key: "run_id", id: id, counters: counters)
         }
@@ -86,7 +86,7 @@ public struct StoredVerdict: Sendable, Equatable {
 extension ShadowDatabase {
     /// Records a diff's verdict on a run (stamped now); the run's earlier verdicts are kept.
     public func recordVerdict(runID: Int64, _ verdict: StoredVerdict) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(
                 sql: """
                     INSERT INTO verdicts (run_id, created_at, passed, pairs, mismatched, failed_gates, summary)
@@ -158,7 +158,7 @@ extension ShadowDatabase {
     /// Writes `rows` in one transaction: all of them, or none.
     public func insertResults(runID: Int64, _ rows: [ResultRow]) throws {
         var binder = SQLiteBinder()
-        try pool.write { db in
+        try write { db in
             let meta = try db.cachedStatement(sql: """
                 INSERT INTO results (run_id, pass, exchange_id, side, status, first_byte_ns, latency_ns, service_ns,
                                      send_lag_ns, scheduled_ns, response_bytes, error, warmup)
@@ -211,7 +211,7 @@ extension ShadowDatabase {
 
     /// Marks a run as running again (`replay --resume`).
     public func reopenRun(id: Int64) throws {
-        try pool.write { db in
+        try write { db in
             try db.execute(sql: "UPDATE runs SET finished_at = NULL, status = 'running' WHERE id = ?", arguments: [id])
         }
     }

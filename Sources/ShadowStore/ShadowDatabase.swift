@@ -18,7 +18,7 @@ public final class ShadowDatabase: Sendable {
         self.path = path
         let exists = FileManager.default.fileExists(atPath: path)
         if !exists && mode == .mustExist { throw ShadowError.fileNotFound(path: path) }
-        if exists { try Self.checkExisting(path: path) }
+        if exists { try Self.checkExisting(path: path) } else { try Self.createPrivateFile(path: path) }
         do {
             var config = Configuration()
             config.busyMode = .timeout(10)
@@ -28,8 +28,45 @@ public final class ShadowDatabase: Sendable {
             pool = try DatabasePool(path: path, configuration: config)
             try Schema.migrator.migrate(pool)
         } catch let error as DatabaseError {
-            throw ShadowError.notADatabase(path: path, detail: error.message ?? "\(error.resultCode)")
+            switch error.resultCode {
+            case .SQLITE_FULL, .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_BUSY, .SQLITE_CANTOPEN:
+                throw ShadowError.storeWrite(path: path, detail: Self.describe(error))
+            default:
+                throw ShadowError.notADatabase(path: path, detail: error.message ?? "\(error.resultCode)")
+            }
         }
+    }
+
+    /// Runs `updates` in one transaction. A failed write (disk full, I/O error, a lock held too
+    /// long) throws `ShadowError.storeWrite` naming the file; what earlier transactions committed stays.
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.write(updates)
+        } catch let error as DatabaseError {
+            throw ShadowError.storeWrite(path: path, detail: Self.describe(error))
+        }
+    }
+
+    private static func describe(_ error: DatabaseError) -> String {
+        switch error.resultCode {
+        case .SQLITE_FULL: "the disk is full"
+        case .SQLITE_IOERR: "an I/O error (\(error.message ?? "SQLite I/O error"))"
+        case .SQLITE_BUSY, .SQLITE_LOCKED: "another process holds the database locked"
+        case .SQLITE_READONLY: "the database is read-only"
+        case .SQLITE_CANTOPEN: "cannot open the file (\(error.message ?? "unable to open"))"
+        default: error.message ?? "SQLite error \(error.resultCode.rawValue)"
+        }
+    }
+
+    /// Creates the empty database file readable and writable by its owner only (0600); SQLite gives
+    /// its -wal and -shm files the same mode. Captured traffic may hold credentials and personal data.
+    private static func createPrivateFile(path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, PrivateFile.mode)
+        if fd < 0 {
+            if errno == EEXIST { return }
+            throw ShadowError.io(path: path, detail: "cannot create the database: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
     }
 
     /// Inspects an existing file read-only and throws unless it is empty or a shadowdiff database.

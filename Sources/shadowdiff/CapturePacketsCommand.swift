@@ -135,9 +135,10 @@ struct CapturePacketsCommand: ParsableCommand {
             Terminal.endProgress()
             submitBatch()
             var counters = Counters()
-            counters.add("exchanges", (try? store.finish()) ?? 0)
-            try? database.finishCapture(
-                id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
+            counters.add("exchanges", (try? store.finish()) ?? store.committed)
+            let marked = (try? database.finishCapture(
+                id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")) != nil
+            Self.reportKept(captureID, store.committed, marked: marked)
             throw error
         }
         Terminal.endProgress()
@@ -194,15 +195,25 @@ struct CapturePacketsCommand: ParsableCommand {
         let stored: Int64
         do {
             stored = try store.finish()
+            try record(failure)
         } catch {
-            try? record(error)
+            let marked = (try? record(error)) != nil
+            Self.reportKept(captureID, store.committed, marked: marked)
             throw error
         }
-        try record(failure)
         if let failure { throw failure }
         print(CaptureSummaryText.render(
             source: source, db: db, captureID: captureID, linkType: summary.linkType, counters: counters, stored: stored,
             seconds: Date().timeIntervalSince(started)))
+    }
+}
+
+extension CapturePacketsCommand {
+    /// Says, after a failure, what the capture keeps and how it is marked.
+    static func reportKept(_ captureID: Int64, _ committed: Int64, marked: Bool) {
+        Terminal.error(
+            "capture \(captureID): the \(committed) exchanges committed before the failure are kept; "
+                + (marked ? "the capture is marked failed" : "it could not be marked failed and is listed as interrupted"))
     }
 }
 

@@ -69,14 +69,13 @@ struct DiffSession {
         func save(_ path: String, _ what: String, _ body: () throws -> Void) throws {
             do {
                 try body()
-                try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
             } catch {
                 throw ShadowError.io(path: path, detail: "cannot write the \(what): \(error.localizedDescription)")
             }
             print("\(what) written to \(path)")
         }
         func text(_ path: String, _ content: String) throws {
-            try Data(content.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try PrivateFile.write(Data(content.utf8), to: path)
         }
         if let path = outputs.json {
             try save(path, "JSON report") { try JSONReport(run: facts, diff: summary).write(to: path) }

@@ -28,6 +28,9 @@ struct Shadowdiff: AsyncParsableCommand {
 @main
 enum Main {
     static func main() async {
+        // Past a file size limit (ulimit -f) a write fails, and the store reports it, instead of
+        // SIGXFSZ killing the process with a batch half written.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try Shadowdiff.parseAsRoot()
             if var command = command as? AsyncParsableCommand {

@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// Files shadowdiff writes: private modes, and a disk that fills up during a capture.
+@Suite struct FileSafetyTests {
+    static let sample = Harness.root + "/captures/sample.pcap"
+
+    static func mode(_ path: String) throws -> Int {
+        try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+    }
+
+    static func sqlite(_ db: String, _ sql: String) throws -> String {
+        let out = try Harness.run("/usr/bin/sqlite3", [db, sql])
+        #expect(out.status == 0, "sqlite3 \(sql): \(out.stderr)")
+        return out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The database (and its -wal and -shm files while open) and every report are 0600, even with
+    /// umask 000 and when the report files existed world-readable before.
+    @Test func databasesAndReportsAreCreatedPrivate() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let db = dir + "/shadow.db"
+            let script = """
+                umask 000
+                "$1" capture --pcap "$2" --db "$3" >/dev/null &&
+                "$1" capture mirror --listen 127.0.0.1:0 --db "$3" --duration 1.5 >/dev/null 2>&1 &
+                for i in $(seq 100); do [ -e "$3-wal" ] && [ -e "$3-shm" ] && break; sleep 0.05; done
+                stat -c '%a' "$3" "$3-wal" "$3-shm"
+                wait
+                """
+            let out = try Harness.run("/bin/sh", ["-c", script, "sh", Harness.shadowdiff, Self.sample, db])
+            #expect(out.status == 0, "\(out.stderr)")
+            #expect(out.stdout.split(separator: "\n") == ["600", "600", "600"], "database, -wal, -shm while open")
+            #expect(try Self.mode(db) == 0o600)
+
+            let reviewed = dir + "/reviewed.db"
+            try ReviewReportTests.hostileDatabase(reviewed)
+            let outputs = ["html", "markdown", "junit", "json"].map { (flag: "--\($0)", path: dir + "/report.\($0)") }
+            for output in outputs {
+                _ = FileManager.default.createFile(atPath: output.path, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+            }
+            let report = try Harness.run(
+                "/bin/sh", ["-c", "umask 000; exec \"$@\"", "sh", Harness.shadowdiff, "report", "--db", reviewed]
+                    + outputs.flatMap { [$0.flag, $0.path] })
+            #expect(report.status == 1, "\(report.stderr)")
+            for output in outputs {
+                #expect(try Self.mode(output.path) == 0o600, "\(output.flag)")
+            }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).allSatisfy { !$0.hasSuffix(".tmp") }, "no temporary file left")
+        }
+    }
+
+    /// A disk that fills up mid-capture: the capture ends with a clear error naming the file, exit 2;
+    /// the database passes integrity_check; earlier captures and every exchange reported committed are
+    /// intact; once there is room again the next capture works.
+    @Test func diskFullDuringCaptureKeepsWhatWasCommitted() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let mount = dir + "/small"
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            let mounted = try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).status == 0
+            defer { if mounted { _ = try? Harness.run("/bin/umount", [mount]) } }
+            // Without the right to mount, a file size limit (prlimit) stands in for the full disk.
+            let limit = mounted ? [] : ["/usr/bin/prlimit", "--fsize=700000"]
+            let db = mount + "/shadow.db"
+            func capture(_ extra: String...) throws -> Harness.Output {
+                let command = limit + [Harness.shadowdiff, "capture", "--pcap", Self.sample, "--db", db] + extra
+                return try Harness.run(command[0], Array(command.dropFirst()))
+            }
+
+            let first = try capture("--max-exchanges", "20")
+            #expect(first.status == 0, "\(first.stderr)")
+            let before = try Self.sqlite(db, "SELECT count(*), sum(length(request_body)) FROM exchanges JOIN exchange_bodies ON exchange_id = id")
+            if mounted {
+                // Leave less room than the next capture needs.
+                let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as? Int)
+                _ = FileManager.default.createFile(atPath: mount + "/filler", contents: Data(count: max(0, free - 160 << 10)))
+            }
+
+            let full = try capture()
+            #expect(full.status == 2)
+            #expect(full.stderr.contains("\(db): cannot write to the database:"), "\(full.stderr)")
+            #expect(full.stderr.contains(mounted ? "the disk is full" : "I/O error"), "\(full.stderr)")
+            let kept = try #require(full.stderr.firstMatch(of: /the (\d+) exchanges committed before the failure are kept/)).output.1
+            #expect(!full.stderr.contains("Fatal error"))
+
+            try? FileManager.default.removeItem(atPath: mount + "/filler")
+            #expect(try Self.sqlite(db, "PRAGMA integrity_check") == "ok")
+            #expect(try Self.sqlite(db, "SELECT count(*), sum(length(request_body)) FROM exchanges JOIN exchange_bodies ON exchange_id = id WHERE capture_id = 1") == before)
+            #expect(try Self.sqlite(db, "SELECT count(*) FROM exchanges WHERE capture_id = 2") == String(kept))
+
+            if mounted {
+                let again = try capture("--max-exchanges", "10")
+                #expect(again.status == 0, "\(again.stderr)")
+                #expect(try Self.sqlite(db, "SELECT count(*) FROM exchanges WHERE capture_id = 3") == "10")
+                #expect(try Self.sqlite(db, "PRAGMA integrity_check") == "ok")
+            }
+        }
+    }
+}
