@@ -96,4 +96,26 @@ import Testing
             }
         }
     }
+    /// A database from a newer shadowdiff is refused by every command, with exit 2 and a line that
+    /// names the file and both versions, and is left byte for byte as it was.
+    @Test func newerSchemaIsRefusedByEveryCommand() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let db = dir + "/newer.db"
+            #expect(try Harness.shadowdiff("capture", "--pcap", Self.sample, "--db", db, "--max-exchanges", "5").status == 0)
+            _ = try Self.sqlite(db, "INSERT INTO grdb_migrations VALUES ('v99-from-the-future'); PRAGMA user_version = 99")
+            let before = try Data(contentsOf: URL(fileURLWithPath: db))
+            let commands: [[String]] = [
+                ["capture", "--pcap", Self.sample, "--db", db],
+                ["capture", "mirror", "--listen", "127.0.0.1:0", "--db", db, "--duration", "1"],
+                ["replay", "--db", db, "--baseline", "http://127.0.0.1:9", "--candidate", "http://127.0.0.1:9"],
+                ["diff", "--db", db], ["captures", "--db", db], ["runs", "--db", db],
+            ]
+            for command in commands {
+                let out = try Harness.run(Harness.shadowdiff, command)
+                #expect(out.status == 2, "\(command)")
+                #expect(out.stderr.contains("\(db): database schema version 99 is newer than this shadowdiff supports"), "\(command): \(out.stderr)")
+            }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
+        }
+    }
 }
