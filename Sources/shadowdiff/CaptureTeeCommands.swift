@@ -184,7 +184,7 @@ struct TeeOptions: ParsableArguments {
     /// How clients are bounded, for both commands' help.
     static let clientLimitsHelp = """
         Clients are bounded, each refusal counted by reason and the connection closed: malformed \
-        requests (bare CR, NUL bytes, bad chunk sizes, both Content-Length and Transfer-Encoding, \
+        requests (bare LF or CR, NUL bytes, bad chunk sizes, both Content-Length and Transfer-Encoding, \
         HTTP/2, TLS) get 400 ('malformed_request'); heads over --max-header-bytes or with more than \
         --max-header-count fields 431 ('oversized_header', 'too_many_header_fields'), as soon as the \
         limit is passed; bodies over --max-body-bytes 413 ('oversized_body'), as soon as \

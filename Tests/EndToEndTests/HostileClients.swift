@@ -116,16 +116,17 @@ enum HostileClient: String, CaseIterable, Sendable {
             connection.send(Self.invalidRequests[attempt % Self.invalidRequests.count].bytes)
             return answer(connection, status: 400, after: 0, limits: limits)
         case .idleKeepAlive:
+            let sentAt = Date()
             connection.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
             guard let response = connection.readResponse(timeout: 5) else {
-                return judge(connection, first: [], sentAt: connection.opened, status: goodStatus, after: 0, limits: limits)
+                return judge(connection, first: [], sentAt: sentAt, status: goodStatus, after: 0, limits: limits)
             }
             guard response.status == goodStatus else { return .wrong("\(self): answered \(response.status)") }
-            let answeredAt = Date()
+            // The tee answered after `sentAt`: its idle time began later than that.
             let (bytes, closed) = connection.readUntilClosed(timeout: limits.idleTimeout + 2 * TeeClientLimits.slack)
-            let idle = Date().timeIntervalSince(answeredAt)
-            guard closed, bytes.isEmpty, idle >= limits.idleTimeout - 0.05, idle <= limits.idleTimeout + TeeClientLimits.slack else {
-                return .wrong("\(self): closed \(closed) after \(idle) s idle with \(bytes.count) more bytes")
+            let sinceSent = Date().timeIntervalSince(sentAt)
+            guard closed, bytes.isEmpty, sinceSent >= limits.idleTimeout, sinceSent <= limits.idleTimeout + TeeClientLimits.slack else {
+                return .wrong("\(self): closed \(closed) \(sinceSent) s after its request, with \(bytes.count) more bytes")
             }
             return .answered
         }
