@@ -5,7 +5,11 @@ public enum OpenFileLimit {
     /// Raises the soft limit to the hard limit; returns the limit now in force.
     public static func raiseToHardLimit() -> Int {
         var limit = rlimit()
+        #if os(Linux)
         let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
         guard getrlimit(resource, &limit) == 0 else { return Int.max }
         if limit.rlim_cur < limit.rlim_max {
             var raised = limit
