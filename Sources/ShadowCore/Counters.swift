@@ -31,7 +31,8 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case truncatedMessage = "truncated_message"
     /// A connection switched protocols (Upgrade/101, CONNECT); later bytes are not HTTP/1.1.
     case upgradedConnection = "upgraded_connection"
-    /// A message whose body exceeded the body limit; framed and skipped.
+    /// A message whose body exceeded the body limit; framed and skipped (the tee answers a request 413
+    /// and closes its connection).
     case oversizedBody = "oversized_body"
     /// Packets the BPF filter rejected.
     case filtered = "filtered"
@@ -52,8 +53,16 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case afterLimit = "after_limit"
     /// Tee: a request that was not HTTP/1.1; the client got 400 and the connection was closed.
     case malformedRequest = "malformed_request"
-    /// Tee: request headers over `--max-header-bytes`; the client got 400 (as nginx answers).
+    /// Tee: a request head over `--max-header-bytes`; the client got 431 and the connection was closed.
     case oversizedHeader = "oversized_header"
+    /// Tee: a request head with more than `--max-header-count` fields; 431, closed.
+    case tooManyHeaderFields = "too_many_header_fields"
+    /// Tee: a request head not complete within `--header-timeout` (slowloris); 408, closed.
+    case headerTimeout = "header_timeout"
+    /// Tee: a request body that stalled for `--body-timeout` between two reads; 408, closed.
+    case bodyTimeout = "body_timeout"
+    /// Tee: a client connection over `--max-connections`; closed at once, unread.
+    case connectionLimit = "connection_limit"
     /// Tee: forwarded, but not recorded because `--sample` left it out.
     case notSampled = "not_sampled"
     /// Tee: forwarded, but not recorded because of `--method` or the path filters.

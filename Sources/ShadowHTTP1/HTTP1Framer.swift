@@ -9,8 +9,12 @@ import NIOCore
 ///   events' bytes in order reproduces the message. Empty lines between messages are skipped.
 /// - `.data` is body payload (de-chunked); `.framing` is chunk-size lines, chunk ends and trailers.
 ///   `.end` follows the last byte of each message; nil means more bytes are needed.
-/// - Bounded: a head (and a trailer section) over `maxHeadBytes`, and a chunk-size line over 4 KiB,
-///   throw `headTooLarge`; bytes are only buffered while a head or line is incomplete.
+/// - Bounded: a head (and a trailer section) over `maxHeadBytes` throws `headTooLarge`, one with more
+///   than `maxHeadFields` fields `tooManyFields`, both as soon as the limit is passed (an incomplete
+///   head counts its lines so far); a chunk-size line over 4 KiB is malformed. Bytes are only
+///   buffered while a head or line is incomplete.
+/// - Requests are strict: every line ends in CRLF, and a request whose first bytes cannot start a
+///   request line (TLS, binary) is malformed at once, without waiting for the end of its head.
 /// - A response's framing depends on its request: set `answering` before its head arrives.
 public struct HTTP1Framer {
     public enum Event {
@@ -42,12 +46,13 @@ public struct HTTP1Framer {
         case chunkLine
         case chunkData(remaining: Int)
         case chunkDataEnd
-        case trailers(bytes: Int)
+        case trailers(bytes: Int, fields: Int)
         case untilClose
     }
 
     public let isRequest: Bool
     public let maxHeadBytes: Int
+    public let maxHeadFields: Int
     public static let maxChunkLineBytes = 4 << 10
     /// (Responses) what the response being framed answers.
     public var answering = HTTP1RequestKind.other
@@ -57,10 +62,16 @@ public struct HTTP1Framer {
     /// An incomplete head or line, across reads.
     private var partial: ByteBuffer?
     private var scannedTo = 0
+    /// Of an incomplete head: line ends counted so far, up to `countedTo`.
+    private var partialLines = 0
+    private var countedTo = 0
+    /// Of an incomplete request head: its request line has been checked.
+    private var requestLineChecked = false
 
-    public init(isRequest: Bool, maxHeadBytes: Int) {
+    public init(isRequest: Bool, maxHeadBytes: Int, maxHeadFields: Int = .max) {
         self.isRequest = isRequest
         self.maxHeadBytes = maxHeadBytes
+        self.maxHeadFields = maxHeadFields
     }
 
     /// True between messages (nothing of the next one has arrived).
@@ -75,8 +86,13 @@ public struct HTTP1Framer {
         switch state {
         case .head:
             if partial == nil { skipEmptyLines(&input) }
-            guard let raw = try take(&input, through: .blankLine, limit: maxHeadBytes) else { return nil }
+            guard let raw = try take(&input, through: .blankLine, limit: maxHeadBytes) else {
+                try checkPartialHead()
+                return nil
+            }
+            requestLineChecked = false
             let head = isRequest ? try HTTP1Head.request(raw) : try HTTP1Head.response(raw, answering: answering)
+            guard head.fieldCount <= maxHeadFields else { throw .tooManyFields }
             switch head.framing {
             case .none: endPending = true
             case .length(let n): state = .body(remaining: n)
@@ -90,9 +106,16 @@ public struct HTTP1Framer {
             if n == remaining { endPending = true } else { state = .body(remaining: remaining - n) }
             return .data(input.readSlice(length: n)!)
         case .chunkLine:
-            guard let line = try take(&input, through: .lineEnd, limit: Self.maxChunkLineBytes) else { return nil }
+            let line: ByteBuffer?
+            do {
+                line = try take(&input, through: .lineEnd, limit: Self.maxChunkLineBytes)
+            } catch {
+                throw .malformed("chunk size line too long")
+            }
+            guard let line else { return nil }
+            try checkLineEnd(line)
             let size = try Self.chunkSize(line)
-            state = size == 0 ? .trailers(bytes: 0) : .chunkData(remaining: size)
+            state = size == 0 ? .trailers(bytes: 0, fields: 0) : .chunkData(remaining: size)
             return .framing(line)
         case .chunkData(let remaining):
             guard input.readableBytes > 0 else { return nil }
@@ -108,14 +131,17 @@ public struct HTTP1Framer {
             }
             guard let line else { return nil }
             guard Self.isEmptyLine(line) else { throw .malformed("chunk data longer than its size") }
+            try checkLineEnd(line)
             state = .chunkLine
             return .framing(line)
-        case .trailers(let bytes):
+        case .trailers(let bytes, let fields):
             guard let line = try take(&input, through: .lineEnd, limit: maxHeadBytes - bytes) else { return nil }
+            try checkLineEnd(line)
             if Self.isEmptyLine(line) {
                 endPending = true
             } else {
-                state = .trailers(bytes: bytes + line.readableBytes)
+                guard fields < maxHeadFields else { throw .tooManyFields }
+                state = .trailers(bytes: bytes + line.readableBytes, fields: fields + 1)
             }
             return .framing(line)
         case .untilClose:
@@ -130,6 +156,7 @@ public struct HTTP1Framer {
             state = .head
             partial = nil
             endPending = false
+            requestLineChecked = false
         }
         if endPending { return .endOfBody }
         switch state {
@@ -137,6 +164,24 @@ public struct HTTP1Framer {
         case .untilClose: return .endOfBody
         default: return .truncated
         }
+    }
+
+    /// Refuses an incomplete head as soon as it has too many lines, or (requests) a request line
+    /// that cannot be valid.
+    private mutating func checkPartialHead() throws(HTTP1FramingError) {
+        guard let partial else { return }
+        partialLines += partial.withUnsafeReadableBytes { bytes in
+            var lines = 0, from = countedTo
+            while let lf = HTTP1Head.firstLF(bytes, from: from) {
+                lines += 1
+                from = lf + 1
+            }
+            return lines
+        }
+        countedTo = partial.readableBytes
+        // The request or status line is not a field.
+        guard partialLines - 1 <= maxHeadFields else { throw .tooManyFields }
+        if isRequest && !requestLineChecked { requestLineChecked = try HTTP1Head.checkRequestLine(of: partial) }
     }
 
     // MARK: Buffering
@@ -157,6 +202,7 @@ public struct HTTP1Framer {
             copy.writeBuffer(&input)
             partial = copy
             scannedTo = 0
+            (partialLines, countedTo) = (0, 0)
             return nil
         }
         partial!.writeBuffer(&input)
@@ -184,6 +230,15 @@ public struct HTTP1Framer {
                 from = lf + 1
             }
             return nil
+        }
+    }
+
+    /// Requests, which the tee forwards unchanged, end their lines in CRLF: a bare LF could end a
+    /// line here and not upstream.
+    private func checkLineEnd(_ line: ByteBuffer) throws(HTTP1FramingError) {
+        guard isRequest else { return }
+        guard line.readableBytes >= 2, line.getInteger(at: line.writerIndex - 2, as: UInt8.self) == 0x0D else {
+            throw .malformed("bare LF line ending")
         }
     }
 

@@ -4,13 +4,16 @@ import ShadowCore
 
 /// Why bytes cannot be framed as an HTTP/1.x message.
 public enum HTTP1FramingError: Error, Equatable, Sendable, CustomStringConvertible {
-    /// The head (or a chunk line, or the trailers) is longer than the limit.
+    /// The head (or the trailers) is longer than the limit.
     case headTooLarge
+    /// The head (or the trailers) has more fields than the limit.
+    case tooManyFields
     case malformed(String)
 
     public var description: String {
         switch self {
         case .headTooLarge: "head too large"
+        case .tooManyFields: "too many header fields"
         case .malformed(let detail): detail
         }
     }
@@ -44,7 +47,8 @@ public enum HTTP1RequestKind: Equatable, Sendable {
 /// Strict where a lenient reading would let the tee and the upstream disagree on where a message
 /// ends (request smuggling): both Transfer-Encoding and Content-Length, differing Content-Lengths, a
 /// request Transfer-Encoding not ending in `chunked`, obsolete line folding, whitespace before a
-/// field's colon, and control bytes are all malformed.
+/// field's colon, control bytes, and (in requests, which the tee forwards unchanged) a line ending
+/// in a bare LF are all malformed.
 public struct HTTP1Head: Sendable {
     /// Request: method. Response: empty.
     public var method = ""
@@ -58,6 +62,8 @@ public struct HTTP1Head: Sendable {
     /// Whether the connection may carry another message after this one.
     public var keepAlive = true
     public var expectsContinue = false
+    /// Header fields in the head.
+    public var fieldCount = 0
 
     public var version: String { "HTTP/1.\(minorVersion)" }
 
@@ -135,7 +141,11 @@ public struct HTTP1Head: Sendable {
         while lineStart < bytes.count {
             guard let lfIndex = firstLF(bytes, from: lineStart) else { throw .malformed("head does not end in a blank line") }
             var end = lfIndex
-            if end > lineStart && bytes[end - 1] == cr { end -= 1 }
+            if end > lineStart && bytes[end - 1] == cr {
+                end -= 1
+            } else if case .request = role {
+                throw .malformed("bare LF line ending")
+            }
             defer { lineStart = lfIndex + 1 }
             if first {
                 first = false
@@ -147,6 +157,7 @@ public struct HTTP1Head: Sendable {
             }
             if end == lineStart { break }
             let (name, value) = try parseField(bytes, lineStart..<end)
+            head.fieldCount += 1
             field?(name, value)
             if equalsLowercase(bytes, name, contentLengthName) {
                 let length = try parseContentLength(bytes, value)
@@ -205,6 +216,24 @@ public struct HTTP1Head: Sendable {
         guard from < bytes.count, let base = bytes.baseAddress else { return nil }
         guard let hit = memchr(base + from, Int32(lf), bytes.count - from) else { return nil }
         return base.distance(to: UnsafeRawPointer(hit))
+    }
+
+    /// Checks the start of a request head that has not fully arrived: its method, and its request
+    /// line once that is complete, throwing what `request(_:)` would. Returns whether the whole
+    /// request line was there (then it needs no further check).
+    static func checkRequestLine(of partialHead: ByteBuffer) throws(HTTP1FramingError) -> Bool {
+        try partialHead.withUnsafeReadableBytes { bytes throws(HTTP1FramingError) in
+            if let lf = firstLF(bytes, from: 0) {
+                guard lf > 0 && bytes[lf - 1] == cr else { throw .malformed("bare LF line ending") }
+                var head = HTTP1Head()
+                try parseRequestLine(bytes, 0..<(lf - 1), into: &head)
+                return true
+            }
+            var i = 0
+            while i < bytes.count && tchar[Int(bytes[i])] { i += 1 }
+            guard i <= maxMethodBytes, i == bytes.count || i > 0 && bytes[i] == sp else { throw .malformed("invalid request line") }
+            return false
+        }
     }
 
     private static func parseRequestLine(

@@ -18,58 +18,91 @@ struct IncomingRequest {
     var payload: ByteBuffer { chunkedPayload ?? rawBody }
 }
 
-/// Reads whole requests from a client connection's bytes, bounded by the session's limits, and
-/// says what the tee answers itself: 100 Continue, 400 for a request that cannot be read
-/// (`malformed_request`, `oversized_header`), 413 for a body over `maxBodyBytes` counted on the wire
-/// (`oversized_body`; the rest of that request is read and discarded, so that the client reads the
-/// 413 instead of a reset). It never writes: the owner writes what it returns, outside its
-/// mutating calls (a failed write may close the channel and re-enter the owner).
-struct RequestReader {
-    private var framer: HTTP1Framer
-    private let maxBodyBytes: Int
-    private let tally: TeeTally
-    /// The request being read, until its end.
-    private var current: IncomingRequest?
-    private var rejecting = false
+/// Why the tee refuses a client's request itself; it closes the connection after answering.
+enum ClientRefusal: Equatable {
+    case malformed(String)
+    case oversizedHeader(limit: Int)
+    case tooManyHeaderFields(limit: Int)
+    case oversizedBody(limit: Int)
+    case headerTimeout
+    case bodyTimeout
 
-    init(session: TeeSession) {
-        framer = HTTP1Framer(isRequest: true, maxHeadBytes: session.limits.maxHeaderBytes)
-        maxBodyBytes = session.limits.maxBodyBytes
-        tally = session.tally
+    var reason: DropReason {
+        switch self {
+        case .malformed: .malformedRequest
+        case .oversizedHeader: .oversizedHeader
+        case .tooManyHeaderFields: .tooManyHeaderFields
+        case .oversizedBody: .oversizedBody
+        case .headerTimeout: .headerTimeout
+        case .bodyTimeout: .bodyTimeout
+        }
     }
 
-    /// Whether part of a request has been read.
-    var isReading: Bool { current != nil || rejecting || !framer.isIdle }
+    /// The answer: nginx's, except that heads over a limit get 431 (RFC 6585) where nginx says 400,
+    /// and that timeouts are answered 408 (RFC 9110 §15.5.9) where nginx closes without a word.
+    var response: ByteBuffer {
+        let (status, reason, body): (Int, String, String) = switch self {
+        case .malformed(let detail): (400, "Bad Request", detail)
+        case .oversizedHeader(let limit): (431, "Request Header Fields Too Large", "request head over \(limit) bytes")
+        case .tooManyHeaderFields(let limit): (431, "Request Header Fields Too Large", "more than \(limit) header fields")
+        case .oversizedBody(let limit): (413, "Payload Too Large", "request body over \(limit) bytes")
+        case .headerTimeout: (408, "Request Timeout", "request head not received in time")
+        case .bodyTimeout: (408, "Request Timeout", "request body stalled")
+        }
+        return TeeResponse.make(status, reason, body: body + "\n", close: true).bytes
+    }
+}
+
+/// Reads whole requests from a client connection's bytes, bounded by the session's limits: heads
+/// by `maxHeaderBytes` and `maxHeaderFields`, bodies by `maxBodyBytes` counted on the wire (refused
+/// as soon as Content-Length, or the chunks so far, pass it; never buffered beyond it). After a
+/// refusal it must not be fed again. It never writes: its owner answers.
+struct RequestReader {
+    enum Phase: Equatable {
+        /// Nothing of a request has arrived.
+        case betweenRequests
+        case head
+        case body
+    }
 
     enum Outcome {
-        /// Write these bytes; reading goes on.
-        case respond(ByteBuffer)
-        /// Close the connection, after writing these bytes when there are any.
-        case refuse(ByteBuffer?)
+        /// The head asks for 100 Continue before its body.
+        case continueExpected
+        case refuse(ClientRefusal)
         case complete(IncomingRequest)
     }
 
-    /// The next thing `input` completes, consuming its bytes; nil when it needs more. The tee's own
-    /// answers are only returned when `canRespond` (no other response is being written); otherwise
-    /// a request that needs one is refused without an answer.
-    mutating func next(_ input: inout ByteBuffer, canRespond: Bool) -> Outcome? {
+    private var framer: HTTP1Framer
+    private let limits: TeeLimits
+    /// The request being read, from its head to its end.
+    private var current: IncomingRequest?
+
+    init(limits: TeeLimits) {
+        framer = HTTP1Framer(isRequest: true, maxHeadBytes: limits.maxHeaderBytes, maxHeadFields: limits.maxHeaderFields)
+        self.limits = limits
+    }
+
+    var phase: Phase {
+        if current != nil { return .body }
+        return framer.isIdle ? .betweenRequests : .head
+    }
+
+    /// The next thing `input` completes, consuming its bytes; nil when it needs more.
+    mutating func next(_ input: inout ByteBuffer) -> Outcome? {
         do {
             while let event = try framer.next(&input) {
                 switch event {
                 case .head(let head, let raw):
+                    if case .length(let length) = head.framing, length > limits.maxBodyBytes {
+                        return .refuse(.oversizedBody(limit: limits.maxBodyBytes))
+                    }
                     current = IncomingRequest(
                         head: head, rawHead: raw, rawBody: ByteBuffer(),
                         chunkedPayload: head.framing == .chunked ? ByteBuffer() : nil, wallClockNs: TeeClock.wallNs())
-                    if head.expectsContinue && canRespond { return .respond(TeeResponse.continue) }
+                    if head.expectsContinue { return .continueExpected }
                 case .data(let bytes), .framing(let bytes):
-                    guard current != nil, !append(bytes, isPayload: event.isPayload) else { continue }
-                    tally.add(.oversizedBody)
-                    return canRespond ? .respond(TeeResponse.payloadTooLarge(limit: maxBodyBytes)) : .refuse(nil)
+                    guard append(bytes, isPayload: event.isPayload) else { return .refuse(.oversizedBody(limit: limits.maxBodyBytes)) }
                 case .end:
-                    if rejecting {
-                        rejecting = false
-                        return .refuse(nil)
-                    }
                     guard let request = current else { continue }
                     current = nil
                     return .complete(request)
@@ -77,18 +110,18 @@ struct RequestReader {
             }
             return nil
         } catch {
-            tally.add(error == .headTooLarge ? .oversizedHeader : .malformedRequest)
-            return .refuse(canRespond ? TeeResponse.make(400, "Bad Request", body: "\(error)\n", close: true).bytes : nil)
+            let refusal: ClientRefusal = switch error {
+            case .headTooLarge: .oversizedHeader(limit: limits.maxHeaderBytes)
+            case .tooManyFields: .tooManyHeaderFields(limit: limits.maxHeaderFields)
+            case .malformed(let detail): .malformed(detail)
+            }
+            return .refuse(refusal)
         }
     }
 
-    /// Appends body bytes; false (dropping the request) when they go over the limit.
+    /// Appends body bytes; false when they go over the limit.
     private mutating func append(_ bytes: ByteBuffer, isPayload: Bool) -> Bool {
-        guard current!.rawBody.readableBytes + bytes.readableBytes <= maxBodyBytes else {
-            current = nil
-            rejecting = true
-            return false
-        }
+        guard current!.rawBody.readableBytes + bytes.readableBytes <= limits.maxBodyBytes else { return false }
         Self.append(bytes, to: &current!.rawBody)
         if isPayload && current!.chunkedPayload != nil { Self.append(bytes, to: &current!.chunkedPayload!) }
         return true
@@ -99,11 +132,10 @@ struct RequestReader {
         if buffer.readableBytes == 0 { buffer = bytes } else { buffer.writeImmutableBuffer(bytes) }
     }
 
-    /// The connection closed: counts a request cut short.
-    mutating func closed(session: TeeSession) {
-        if current != nil || framer.finish() == .truncated { session.tally.add(.clientClosed) }
-        current = nil
-        rejecting = false
+    /// The connection closed: whether a request was cut short.
+    mutating func closed() -> Bool {
+        defer { current = nil }
+        return framer.finish() == .truncated || current != nil
     }
 }
 
@@ -158,21 +190,9 @@ struct TeeSession: Sendable {
     }
 }
 
-/// A response the tee makes itself (100, 204, 400, 413, 502, 504), as bytes to write.
+/// A response the tee makes itself (100, 204, 400, 408, 413, 431, 502, 504), as bytes to write.
 enum TeeResponse {
     static let `continue` = ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")
-
-    /// Closes a client connection the tee refuses, once `answer` (if any) went out.
-    static func close(_ context: ChannelHandlerContext, after answer: ByteBuffer?) {
-        guard let answer else { return context.close(promise: nil) }
-        let channel = context.channel
-        context.writeAndFlush(NIOAny(answer)).whenComplete { _ in channel.close(promise: nil) }
-    }
-
-    /// 413 for a body over `limit` bytes; the connection closes after the request's end.
-    static func payloadTooLarge(limit: Int) -> ByteBuffer {
-        make(413, "Payload Too Large", body: "request body over \(limit) bytes\n", close: true).bytes
-    }
 
     static func make(_ status: Int, _ reason: String, body: String, close: Bool) -> (head: ByteBuffer, bytes: ByteBuffer, body: ByteBuffer) {
         var head = "HTTP/1.1 \(status) \(reason)\r\n"

@@ -2,8 +2,9 @@ import NIOCore
 import ShadowCore
 import ShadowHTTP1
 
-/// The mirror sink's per-connection handler: reads each request whole, answers 204 at once and
-/// records it (no production response: a mirror never sees one).
+/// The mirror sink's per-connection handler, after `ClientConnectionHandler` (which reads the
+/// requests and bounds the client): answers each request 204 at once and records it (no
+/// production response: a mirror never sees one).
 ///
 /// The recorded target is the value of `originalURIHeader` when the request carries it (nginx's
 /// `mirror` sends its subrequest to the mirror location's URI; `proxy_set_header X-Original-URI
@@ -11,7 +12,7 @@ import ShadowHTTP1
 /// so those that mark mirrored traffic (Envoy's `-shadow` host suffix, X-Original-URI, ...) stay in
 /// the record.
 final class MirrorSinkHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = IncomingRequest
     typealias OutboundOut = ByteBuffer
 
     private static let noContent = TeeResponse.make(204, "No Content", body: "", close: false).bytes
@@ -21,14 +22,11 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     private let originalURIHeader: String?
     private var connection: Int64 = 0
     private var peer = "?"
-    private var reader: RequestReader
     private var quiescing = false
-    private var refusing = false
 
     init(session: TeeSession, originalURIHeader: String?) {
         self.session = session
         self.originalURIHeader = originalURIHeader
-        reader = RequestReader(session: session)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -37,26 +35,15 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !refusing else { return }
-        var input = unwrapInboundIn(data)
-        while let outcome = reader.next(&input, canRespond: true) {
-            switch outcome {
-            case .respond(let bytes):
-                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-            case .refuse(let answer):
-                refusing = true
-                return TeeResponse.close(context, after: answer)
-            case .complete(let request):
-                session.tally.add("requests")
-                let close = !request.head.keepAlive || quiescing
-                context.writeAndFlush(wrapOutboundOut(close ? Self.noContentClose : Self.noContent), promise: nil)
-                record(request)
-                if close {
-                    refusing = true
-                    return context.close(promise: nil)
-                }
-            }
+        let request = unwrapInboundIn(data)
+        if !request.head.keepAlive || quiescing {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(Self.noContentClose)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(Self.noContent), promise: nil)
         }
+        record(request)
+        context.triggerUserOutboundEvent(RequestAnswered(), promise: nil)
     }
 
     private func record(_ request: IncomingRequest) {
@@ -79,17 +66,11 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
-        quiescing = true
-        if !reader.isReading { context.close(promise: nil) }
+        if event is ChannelShouldQuiesceEvent { quiescing = true }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        reader.closed(session: session)
-        context.fireChannelInactive()
     }
 }

@@ -2,7 +2,8 @@ import NIOCore
 import ShadowCore
 import ShadowHTTP1
 
-/// The recording proxy's per-connection handler: forwards each request's bytes unchanged to the
+/// The recording proxy's per-connection handler, after `ClientConnectionHandler` (which reads the
+/// requests and bounds the client): forwards each request's bytes unchanged to the
 /// upstream through its event loop's `UpstreamPool`, streams the response's bytes back as they
 /// arrive, and records the exchange (request, production response, upstream latency in ns) once
 /// the response is complete. HTTP is only framed on this path (`HTTP1Framer`); the record is
@@ -12,15 +13,14 @@ import ShadowHTTP1
 /// - Forwarding never waits on recording: the record is offered to the `ExchangeRecorder`, which
 ///   refuses (counted) rather than blocks.
 /// - One request at a time per connection: pipelined requests wait in order (reading pauses
-///   while `maxPipelined` wait), so responses go back in request order.
-/// - On `ChannelShouldQuiesceEvent` (shutdown), the connection closes once nothing is in flight.
+///   while `maxPipelined` wait), so responses go back in request order. Each request ends with
+///   `RequestAnswered`, sent outbound.
 /// - Upstream failures before the response begins answer 502 (504 for timeouts) and are recorded
 ///   with `prod_error`; after it begins, the client connection is closed, since its status is gone.
 /// - A reused upstream connection that closes before any response byte is retried once on a new
 ///   connection (the upstream closed an idle keep-alive connection as the request went out).
-/// - Request bodies over `maxBodyBytes` get 413 and close the connection, counted `oversized_body`.
 final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
-    typealias InboundIn = ByteBuffer
+    typealias InboundIn = IncomingRequest
     typealias OutboundOut = ByteBuffer
 
     /// The request being forwarded and what has come back so far.
@@ -46,20 +46,15 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     private var context: ChannelHandlerContext?
     private var connection: Int64 = 0
     private var peer = "?"
-    private var reader: RequestReader
     private var inFlight: InFlight?
     private var pipelined = CircularBuffer<IncomingRequest>()
     private let maxPipelined = 64
-    private var quiescing = false
-    /// A request could not be read: the rest of the input is ignored while the connection closes.
-    private var refusing = false
 
     init(session: TeeSession, pool: UpstreamPool, upstream: UpstreamConfiguration) {
         self.session = session
         self.pool = pool
         self.upstreamLabel = upstream.address.description
         self.responseTimeout = upstream.responseTimeout
-        reader = RequestReader(session: session)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -71,28 +66,13 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         context.fireChannelActive()
     }
 
-    /// Nothing is being answered: the tee may write a response of its own.
-    private var isIdle: Bool { inFlight == nil && pipelined.isEmpty }
-
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !refusing else { return }
-        var input = unwrapInboundIn(data)
-        while let outcome = reader.next(&input, canRespond: isIdle) {
-            switch outcome {
-            case .respond(let bytes):
-                context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-            case .refuse(let answer):
-                refusing = true
-                return TeeResponse.close(context, after: answer)
-            case .complete(let request):
-                session.tally.add("requests")
-                if inFlight == nil {
-                    start(request)
-                } else {
-                    pipelined.append(request)
-                    if pipelined.count >= maxPipelined { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
-                }
-            }
+        let request = unwrapInboundIn(data)
+        if inFlight == nil {
+            start(request)
+        } else {
+            pipelined.append(request)
+            if pipelined.count >= maxPipelined { context.channel.setOption(.autoRead, value: false).whenComplete { _ in } }
         }
     }
 
@@ -105,20 +85,11 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         dispatch(fresh: false)
     }
 
-    /// After a response: the next pipelined request, or the close a shutdown asked for.
+    /// After a response: the next pipelined request.
     private func next() {
-        if let request = pipelined.popFirst() {
-            if pipelined.count == maxPipelined - 1 { context?.channel.setOption(.autoRead, value: true).whenComplete { _ in } }
-            start(request)
-        } else if quiescing && !reader.isReading {
-            context?.close(promise: nil)
-        }
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
-        quiescing = true
-        if inFlight == nil && !reader.isReading && pipelined.isEmpty { context.close(promise: nil) }
+        guard let request = pipelined.popFirst() else { return }
+        if pipelined.count == maxPipelined - 1 { context?.channel.setOption(.autoRead, value: true).whenComplete { _ in } }
+        start(request)
     }
 
     private func dispatch(fresh: Bool) {
@@ -232,6 +203,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     private func complete(_ flight: InFlight, responseHead: ByteBuffer, body: ByteBuffer?, latencyNs: UInt64?, error: String?) {
         inFlight = nil
         session.tally.ended()
+        context?.triggerUserOutboundEvent(RequestAnswered(), promise: nil)
         defer { next() }
         if let exclusion = flight.exclusion { return session.tally.add(exclusion) }
         if flight.responseTooLarge { return session.tally.add(.oversizedBody) }
@@ -249,7 +221,6 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        reader.closed(session: session)
         session.tally.add(.clientClosed, Int64(pipelined.count))
         pipelined.removeAll()
         self.context = nil

@@ -30,12 +30,27 @@ public struct SocketAddressText: Sendable, Hashable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
-/// Limits and timeouts shared by the proxy and the mirror sink.
+/// Limits and timeouts on clients, shared by the proxy and the mirror sink. Each refusal is counted
+/// by its `DropReason` and closes the connection.
 public struct TeeLimits: Sendable {
-    /// Largest request (and, for the proxy's record, response) body; larger requests get 413.
+    /// Largest request (and, for the proxy's record, response) body; larger requests get 413
+    /// (`oversized_body`), as soon as Content-Length or the chunks so far say so.
     public var maxBodyBytes = 64 << 20
-    /// Largest request head; a larger one gets 400 and is counted `oversized_header`.
+    /// Largest request head; a larger one gets 431 (`oversized_header`).
     public var maxHeaderBytes = 64 << 10
+    /// Most header fields in a request head; more get 431 (`too_many_header_fields`).
+    public var maxHeaderFields = 100
+    /// From a connection's start, or from the first byte of a later request, to the end of the
+    /// request's head; past it 408 (`header_timeout`). A new connection that sends nothing in this
+    /// time is closed silently (`idle_timeouts`).
+    public var headerTimeout: TimeAmount = .seconds(10)
+    /// Longest wait between two reads of a request body; past it 408 (`body_timeout`). Also the
+    /// longest the tee reads and discards after a refusal (lingering close).
+    public var bodyTimeout: TimeAmount = .seconds(10)
+    /// A keep-alive connection with nothing in progress is closed after this (`idle_timeouts`).
+    public var idleTimeout: TimeAmount = .seconds(60)
+    /// Client connections open at once; one more is closed as soon as it is accepted (`connection_limit`).
+    public var maxConnections = 10_000
     public init() {}
 }
 

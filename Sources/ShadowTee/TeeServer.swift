@@ -74,6 +74,7 @@ public final class TeeServer: @unchecked Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ClientConnectionHandler(session: session))
                     switch mode {
                     case .proxy(let upstream):
                         let pool = pools[ObjectIdentifier(channel.eventLoop)]!

@@ -10,12 +10,14 @@ import ShadowHTTP1
 /// (handed to the store), `client_connections`, `upstream_connections`, `upstream_retries`,
 /// `upstream_errors` (answered 502), `upstream_timeouts` (answered 504), `upstream_failed_midway`
 /// (the upstream failed after its response had begun; the client connection was closed),
-/// `redacted_headers`, `original_uri` (mirror targets taken from `--original-uri-header`), and
-/// the `DropReason`s of what was not recorded.
+/// `redacted_headers`, `original_uri` (mirror targets taken from `--original-uri-header`),
+/// `idle_timeouts` (client connections closed for saying nothing in time), and the `DropReason`s of
+/// what was not recorded.
 public final class TeeTally: @unchecked Sendable {
     private let lock = NSLock()
     private var counters = Counters()
     private var inFlightCount = 0
+    private var openCount = 0
 
     public init() {}
 
@@ -34,6 +36,31 @@ public final class TeeTally: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return inFlightCount
+    }
+
+    /// Client connections open now.
+    public var openConnections: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return openCount
+    }
+
+    /// Takes one of `limit` client connection slots; false (counted `connection_limit`) when none is free.
+    func openConnection(limit: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard openCount < limit else {
+            counters.add(DropReason.connectionLimit.rawValue)
+            return false
+        }
+        openCount += 1
+        return true
+    }
+
+    func closeConnection() {
+        lock.lock()
+        openCount -= 1
+        lock.unlock()
     }
 
     func began() {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOCore
 import ShadowCore
 import ShadowStore
 import ShadowTee
@@ -22,8 +23,7 @@ struct CaptureProxyCommand: ParsableCommand {
             after the response began closes the client connection. A reused upstream connection that \
             closes before answering is retried once on a new one.
 
-            Clients: malformed requests get 400 ('malformed_request'), heads over --max-header-bytes \
-            400 ('oversized_header'), bodies over --max-body-bytes 413 ('oversized_body').
+            \(TeeOptions.clientLimitsHelp)
 
             SIGINT/SIGTERM (or --duration) stop accepting, let in-flight requests finish (at most \
             --drain-timeout), commit every record and store the counters.
@@ -63,8 +63,8 @@ struct CaptureProxyCommand: ParsableCommand {
     func run() throws {
         var configuration = UpstreamConfiguration(address: try upstreamAddress())
         configuration.connectionsPerLoop = upstreamConnections
-        configuration.connectTimeout = .nanoseconds(Int64(connectTimeout * 1e9))
-        configuration.responseTimeout = .nanoseconds(Int64(upstreamTimeout * 1e9))
+        configuration.connectTimeout = .interval(seconds: connectTimeout)
+        configuration.responseTimeout = .interval(seconds: upstreamTimeout)
         try TeeRunner(options: tee, kind: "proxy", mode: .proxy(configuration), upstream: configuration.address.description).run()
     }
 }
@@ -80,6 +80,8 @@ struct CaptureMirrorCommand: ParsableCommand {
             value when present, so with nginx put 'proxy_set_header X-Original-URI $request_uri;' \
             in the mirror location. Headers are recorded as received, including those that mark \
             mirrored traffic (Envoy's '-shadow' Host suffix, X-Original-URI).
+
+            \(TeeOptions.clientLimitsHelp)
 
             Example nginx configuration:
               location / { mirror /mirror; mirror_request_body on; proxy_pass http://bidder; }
@@ -133,8 +135,23 @@ struct TeeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Largest request body accepted (larger: 413) and response body recorded.", valueName: "bytes"))
     var maxBodyBytes: Int = 64 << 20
 
-    @Option(help: ArgumentHelp("Largest request head accepted (larger: 400).", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Largest request head accepted (larger: 431).", valueName: "bytes"))
     var maxHeaderBytes: Int = 64 << 10
+
+    @Option(help: ArgumentHelp("Most header fields in a request (more: 431).", valueName: "n"))
+    var maxHeaderCount: Int = 100
+
+    @Option(help: ArgumentHelp("Seconds for a request head to arrive whole, from the connection's start or the head's first byte (then 408).", valueName: "seconds"))
+    var headerTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Seconds a request body may stall between two reads (then 408).", valueName: "seconds"))
+    var bodyTimeout: Double = 10
+
+    @Option(help: ArgumentHelp("Seconds a keep-alive client connection may sit idle before it is closed.", valueName: "seconds"))
+    var idleTimeout: Double = 60
+
+    @Option(help: ArgumentHelp("Client connections open at once; more are closed as soon as accepted.", valueName: "n"))
+    var maxConnections: Int = 10_000
 
     @Option(help: ArgumentHelp("Records queued for the store before new ones are dropped, in MiB.", valueName: "MiB"))
     var queueSize: Int = 256
@@ -152,11 +169,43 @@ struct TeeOptions: ParsableArguments {
         _ = try listenAddress()
         _ = try policy()
         for (flag, value) in [("--max-body-bytes", maxBodyBytes), ("--max-header-bytes", maxHeaderBytes),
+                              ("--max-header-count", maxHeaderCount), ("--max-connections", maxConnections),
                               ("--queue-size", queueSize), ("--threads", threads)] where value <= 0 {
+            throw ValidationError("\(flag) must be positive, got \(value)")
+        }
+        for (flag, value) in [("--header-timeout", headerTimeout), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout)]
+        where !(value > 0) {
             throw ValidationError("\(flag) must be positive, got \(value)")
         }
         if let duration, !(duration > 0) { throw ValidationError("--duration must be positive") }
         if !(drainTimeout >= 0) { throw ValidationError("--drain-timeout must not be negative") }
+    }
+
+    /// How clients are bounded, for both commands' help.
+    static let clientLimitsHelp = """
+        Clients are bounded, each refusal counted by reason and the connection closed: malformed \
+        requests (bare LF or CR, NUL bytes, bad chunk sizes, both Content-Length and Transfer-Encoding, \
+        HTTP/2, TLS) get 400 ('malformed_request'); heads over --max-header-bytes or with more than \
+        --max-header-count fields 431 ('oversized_header', 'too_many_header_fields'), as soon as the \
+        limit is passed; bodies over --max-body-bytes 413 ('oversized_body'), as soon as \
+        Content-Length or the chunks say so; a head not complete within --header-timeout, or a body \
+        stalled for --body-timeout, 408 ('header_timeout', 'body_timeout'). After such an answer the \
+        tee discards what the client still sends for at most --body-timeout (a lingering close). \
+        Connections silent for --idle-timeout (new ones: --header-timeout) are closed \
+        ('idle_timeouts'); connections over --max-connections are closed as soon as accepted \
+        ('connection_limit'), so that those already open keep being served.
+        """
+
+    var limits: TeeLimits {
+        var limits = TeeLimits()
+        limits.maxBodyBytes = maxBodyBytes
+        limits.maxHeaderBytes = maxHeaderBytes
+        limits.maxHeaderFields = maxHeaderCount
+        limits.headerTimeout = .interval(seconds: headerTimeout)
+        limits.bodyTimeout = .interval(seconds: bodyTimeout)
+        limits.idleTimeout = .interval(seconds: idleTimeout)
+        limits.maxConnections = maxConnections
+        return limits
     }
 
     func listenAddress() throws -> SocketAddressText {
@@ -184,6 +233,13 @@ struct TeeOptions: ParsableArguments {
     }
 }
 
+extension TimeAmount {
+    /// A flag's seconds, fractions included.
+    static func interval(seconds: Double) -> TimeAmount {
+        .nanoseconds(Int64(seconds * 1e9))
+    }
+}
+
 /// Hands recorded exchanges to the store's writer thread without ever waiting.
 struct StoreRecorder: ExchangeRecorder {
     let writer: ExchangeWriterThread
@@ -206,9 +262,7 @@ struct TeeRunner {
 
     func run() throws {
         let listen = try options.listenAddress()
-        var limits = TeeLimits()
-        limits.maxBodyBytes = options.maxBodyBytes
-        limits.maxHeaderBytes = options.maxHeaderBytes
+        warnIfOpenFilesFallShort()
         let database = try ShadowDatabase(path: options.db, mode: .createIfMissing)
         let captureID = try database.beginCapture(sourceKind: kind, source: sourceText(listen), filter: nil)
         let writer = ExchangeWriterThread(
@@ -216,7 +270,7 @@ struct TeeRunner {
         let server: TeeServer
         do {
             server = try TeeServer.start(
-                mode: mode, listen: listen, threads: options.threads, policy: try options.policy(), limits: limits,
+                mode: mode, listen: listen, threads: options.threads, policy: try options.policy(), limits: options.limits,
                 recorder: StoreRecorder(writer: writer))
         } catch {
             _ = try? writer.finish()
@@ -235,7 +289,9 @@ struct TeeRunner {
             let wait = min(1, deadline.map { max(0, $0.timeIntervalSinceNow) } ?? 1)
             if stop.wait(timeout: .now() + wait) == .success { break }
             if let deadline, Date() >= deadline { break }
-            Terminal.progress(TeeProgressText.render(server.tally.snapshot, inFlight: server.tally.inFlight, stored: writer.committed, since: started))
+            Terminal.progress(TeeProgressText.render(
+                server.tally.snapshot, inFlight: server.tally.inFlight, openConnections: server.tally.openConnections,
+                stored: writer.committed, since: started))
             if Date().timeIntervalSince(lastStored) >= 5 {
                 lastStored = Date()
                 try? database.storeCaptureCounters(id: captureID, counters: counters(server.tally, stored: writer.committed))
@@ -260,6 +316,20 @@ struct TeeRunner {
             seconds: Date().timeIntervalSince(started)))
     }
 
+    /// Raises the open-file limit to its hard limit, and says so when it is still short of the
+    /// client and upstream connections the flags allow.
+    private func warnIfOpenFilesFallShort() {
+        let limit = OpenFileLimit.raiseToHardLimit()
+        var upstreamConnections = 0
+        if case .proxy(let upstream) = mode { upstreamConnections = upstream.connectionsPerLoop * options.threads }
+        let needed = options.maxConnections + upstreamConnections + 64
+        guard needed > limit else { return }
+        Terminal.error("""
+            \(kind): warning: --max-connections \(options.maxConnections) and \(upstreamConnections) upstream connections \
+            need about \(needed) open files, over the limit of \(limit) (ulimit -Hn); connections past it wait to be accepted
+            """)
+    }
+
     private func sourceText(_ listen: SocketAddressText) -> String {
         upstream.map { "\(listen) -> \($0)" } ?? listen.description
     }
@@ -273,11 +343,11 @@ struct TeeRunner {
 
 /// The tee's one-line live status.
 enum TeeProgressText {
-    static func render(_ c: Counters, inFlight: Int, stored: Int64, since started: Date) -> String {
+    static func render(_ c: Counters, inFlight: Int, openConnections: Int, stored: Int64, since started: Date) -> String {
         let seconds = max(0.001, Date().timeIntervalSince(started))
         let line = String(
-            format: "%.0fs  requests %lld (%.0f/s)  in flight %d  recorded %lld  stored %lld  502 %lld  504 %lld",
-            seconds, c["requests"], Double(c["requests"]) / seconds, inFlight, c["recorded"], stored,
+            format: "%.0fs  requests %lld (%.0f/s)  in flight %d  clients %d  recorded %lld  stored %lld  502 %lld  504 %lld",
+            seconds, c["requests"], Double(c["requests"]) / seconds, inFlight, openConnections, c["recorded"], stored,
             c["upstream_errors"], c["upstream_timeouts"])
         return line + DropText.top(c.drops, label: "not recorded")
     }
@@ -288,7 +358,7 @@ enum TeeSummaryText {
     static func render(kind: String, source: String, db: String, captureID: Int64, counters c: Counters, seconds: Double) -> String {
         var lines = [
             "captured \(kind) \(source) into \(db) as capture \(captureID) in \(String(format: "%.2f", seconds)) s",
-            "  requests \(c["requests"])  client connections \(c["client_connections"])" + (kind == "proxy"
+            "  requests \(c["requests"])  client connections \(c["client_connections"]) (closed idle \(c["idle_timeouts"]))" + (kind == "proxy"
                 ? "  forwarded \(c["forwarded"])  responses \(c["responses"])  upstream connections \(c["upstream_connections"])"
                 : ""),
         ]

@@ -187,7 +187,7 @@ import Testing
         }
     }
 
-    @Test func badClientsGet400Or413AndAreCountedWhileOthersAreServed() async throws {
+    @Test func badClientsGet400Or413Or431AndAreCountedWhileOthersAreServed() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = dir + "/clients.db"
             let (upstream, proxy, port) = try Self.proxyToBadUpstream(db: db, ["--max-body-bytes", "1000", "--max-header-bytes", "2000"])
@@ -210,7 +210,8 @@ import Testing
                 ask(b"GET /ok HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
                 """, String(port)]).stdout
             #expect(answers.split(separator: "\n") == [
-                "HTTP/1.1 400 Bad Request", "HTTP/1.1 400 Bad Request", "HTTP/1.1 413 Payload Too Large", "HTTP/1.1 200 OK",
+                "HTTP/1.1 400 Bad Request", "HTTP/1.1 431 Request Header Fields Too Large", "HTTP/1.1 413 Payload Too Large",
+                "HTTP/1.1 200 OK",
             ], "\(answers)")
             #expect(proxy.stop(SIGTERM) == 0, "\(proxy.stderr)")
             #expect(try SQL.counter(db, "malformed_request") == 1)

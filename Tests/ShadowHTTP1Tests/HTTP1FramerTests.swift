@@ -15,10 +15,11 @@ private struct Framed {
 
 /// Feeds `text` to a framer in pieces cut at `cuts` (byte offsets), collecting every event.
 private func frame(
-    _ text: String, isRequest: Bool = true, answering: HTTP1RequestKind = .other, cuts: [Int] = [], maxHeadBytes: Int = 4096
+    _ text: String, isRequest: Bool = true, answering: HTTP1RequestKind = .other, cuts: [Int] = [], maxHeadBytes: Int = 4096,
+    maxHeadFields: Int = .max
 ) -> Framed {
     let bytes = Array(text.utf8)
-    var framer = HTTP1Framer(isRequest: isRequest, maxHeadBytes: maxHeadBytes)
+    var framer = HTTP1Framer(isRequest: isRequest, maxHeadBytes: maxHeadBytes, maxHeadFields: maxHeadFields)
     framer.answering = answering
     var framed = Framed()
     var start = 0
@@ -107,6 +108,12 @@ private func frame(
         ("\u{16}\u{3}\u{1}\u{0}\u{a5}\u{1}\r\n\r\n", "invalid request line"),
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"),
         ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "chunk data longer than its size"),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;\(String(repeating: "e", count: 5000))\r\n", "chunk size line too long"),
+        ("GET / HTTP/1.1\nHost: x\r\n\r\n", "bare LF line ending"),
+        ("GET / HTTP/1.1\r\nHost: x\n\n", "bare LF line ending"),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n", "bare LF line ending"),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", "bare LF line ending"),
+        ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n", "bare LF line ending"),
     ])
     func ambiguousOrInvalidRequestsAreMalformed(text: String, reason: String) {
         #expect(frame(text).error == .malformed(reason))
@@ -119,6 +126,29 @@ private func frame(
         #expect(frame(text, cuts: [100, 2000, 4000]).error == .headTooLarge)
         #expect(frame(String(text.prefix(4500))).error == .headTooLarge)
         #expect(frame(text, maxHeadBytes: 8192).error == nil)
+    }
+
+    @Test func headsWithTooManyFieldsAreRefusedAsSoonAsTheLimitIsPassed() {
+        let fields = (0..<11).map { "X-\($0): v\r\n" }.joined()
+        #expect(frame("GET / HTTP/1.1\r\n\(fields)\r\n", maxHeadFields: 10).error == .tooManyFields)
+        #expect(frame("GET / HTTP/1.1\r\n\(fields)\r\n", maxHeadFields: 11).error == nil)
+        // Before the head ends: once the eleventh field's line is complete, in one read or byte by byte.
+        let unfinished = "GET / HTTP/1.1\r\n" + fields
+        #expect(frame(unfinished, maxHeadFields: 10).error == .tooManyFields)
+        #expect(frame(unfinished, cuts: Array(1..<unfinished.utf8.count), maxHeadFields: 10).error == .tooManyFields)
+        #expect(frame(String(unfinished.dropLast(2)), cuts: Array(1..<unfinished.utf8.count), maxHeadFields: 10).error == nil)
+        let trailers = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\(fields)\r\n"
+        #expect(frame(trailers, maxHeadFields: 10).error == .tooManyFields)
+        #expect(frame(trailers, maxHeadFields: 11).error == nil)
+    }
+
+    @Test func requestsThatCannotBeHTTPAreRefusedBeforeTheirHeadEnds() {
+        #expect(frame("\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\u{0}\u{1}\u{fc}\u{3}\u{3}").error == .malformed("invalid request line"))
+        #expect(frame(String(repeating: "A", count: 40)).error == .malformed("invalid request line"))
+        #expect(frame("GET /a b HTTP/1.1\r\nHost: x\r\n").error == .malformed("not HTTP/1.x"))
+        #expect(frame("GET / HTTP/1.1\nHost: x").error == .malformed("bare LF line ending"))
+        let partial = frame("POST /openrtb2/auction HTTP/1.1\r\nHost: x\r\nContent-", cuts: [1, 3, 4, 20])
+        #expect(partial.error == nil && partial.heads.isEmpty, "a valid start waits for the rest")
     }
 
     @Test func responseFramingFollowsItsRequestAndStatus() {
