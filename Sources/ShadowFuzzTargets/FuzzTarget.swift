@@ -46,7 +46,7 @@ enum FramerCheck {
         var input = FuzzInput(bytes)
         var random = SplitMix64(seed: UInt64(input.byte()))
         let kinds: [HTTP1RequestKind] = [.other, .head, .connect]
-        var framer = HTTP1Framer(isRequest: isRequest, maxHeadBytes: 2048)
+        var framer = HTTP1Framer(isRequest: isRequest, maxHeadBytes: 2048, maxHeadFields: 32)
         framer.answering = kinds[Int(input.byte()) % kinds.count]
         let stream = input.rest()
         var buffer = ByteBufferAllocator().buffer(capacity: 64)
