@@ -95,16 +95,22 @@ struct ConnectionTable {
         guard nowNs - last >= Self.sweepIntervalNs else { return }
         lastSweepNs = nowNs
         let idleNs = Int64(max(0, limits.idleFlowTimeoutSeconds)) * 1_000_000_000
+        var idle: [(key: FlowKey, slot: Int)] = []
         for (key, slot) in index {
             guard let tracker = slots[slot] else { continue }
             let quiet = nowNs - tracker.lastActivityNs
             if tracker.isClosed {
                 if !tracker.closedByTCP || quiet > Self.closedMemoryNs { release(key, slot) }
             } else if quiet > idleNs {
-                tally.evictedConnections += 1
-                slots[slot]!.close(tally: &tally, outbox: &outbox)
-                release(key, slot)
+                idle.append((key, slot))
             }
+        }
+        // Oldest first, not in the dictionary's order (seeded per process): the exchanges they emit
+        // must come out in the same order on every import of a file (`capture --resume` relies on it).
+        for (key, slot) in idle.sorted(by: { slots[$0.slot]!.id < slots[$1.slot]!.id }) {
+            tally.evictedConnections += 1
+            slots[slot]!.close(tally: &tally, outbox: &outbox)
+            release(key, slot)
         }
     }
 

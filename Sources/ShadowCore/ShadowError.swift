@@ -42,7 +42,7 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .captureDevice(interface, detail): "--interface \(interface): cannot capture: \(detail)"
         case let .targetDown(url, failures, detail):
             "\(url): target down: \(failures) requests in a row failed (last: \(detail)); the run stopped and can be continued with --resume"
-        case let .interrupted(source): "\(source): interrupted by a signal; the exchanges read so far are stored and the capture is marked failed"
+        case let .interrupted(source): "\(source): interrupted by a signal; the exchanges read so far are stored and the capture is marked failed (--resume continues it)"
         }
     }
 }

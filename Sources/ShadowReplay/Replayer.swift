@@ -70,10 +70,10 @@ public struct Replayer: Sendable {
     }
 
     /// Replays into a new run, or continues the run `resuming` (skipping what it already holds).
-    /// `onProgress` is called about once a second, and once at the end.
+    /// `onProgress` is called every `progressInterval` seconds, and once at the end.
     public func run(
         resuming: RunInfo? = nil, stop: StopFlag = StopFlag(), observer: (any ReplayObserver)? = nil,
-        onProgress: @escaping @Sendable (ReplayProgress) -> Void = { _ in }
+        progressInterval: Double = 1, onProgress: @escaping @Sendable (ReplayProgress) -> Void = { _ in }
     ) async throws -> ReplayOutcome {
         let config = configuration
         let run: RunInfo
@@ -87,6 +87,7 @@ public struct Replayer: Sendable {
             run = try database.createRun(name: config.run, captureID: config.captureID, config: json)
         }
         let total = try plannedTotal()
+        let storedBefore = try resuming.map { try database.replayedCount(runID: $0.id) } ?? 0
         let addresses = try config.targets.map(address(of:))
         let lanes = max(1, config.connections)
         let recorder = ResultRecorder(
@@ -107,12 +108,13 @@ public struct Replayer: Sendable {
         let progress: @Sendable () -> ReplayProgress = {
             var progress = recorder.progress(total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds)
             progress.inFlight = board.busy
+            progress.committed = storedBefore + progress.done
             return progress
         }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(1))
+                    try? await Task.sleep(for: .seconds(progressInterval))
                     if !Task.isCancelled { onProgress(progress()) }
                 }
             }

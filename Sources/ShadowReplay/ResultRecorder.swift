@@ -34,7 +34,10 @@ public struct LatencyFigures: Sendable {
 
 /// Where a run stands: what the progress line and the final summary show.
 public struct ReplayProgress: Sendable {
+    /// Requests answered and stored in this session (a resumed run's earlier sessions not included).
     public var done: Int64
+    /// Requests of the run durably stored, each with every side's result, earlier sessions included.
+    public var committed: Int64 = 0
     /// Requests the run will send, when known (a limit, or one pass over the capture).
     public var total: Int64?
     public var elapsedNs: UInt64

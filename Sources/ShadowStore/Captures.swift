@@ -12,17 +12,78 @@ public struct CaptureInfo: Sendable {
     public var startedAt: String
     public var exchanges: Int64
     public var counters: Counters
+    /// pcap imports: what `capture --resume` checks the file and settings against (the importer's JSON).
+    public var resumeKey: String?
 }
 
 extension ShadowDatabase {
-    /// Records the start of a capture and returns its id. Call `finishCapture` at the end,
-    /// also after a failure, so its counters and status are stored.
-    public func beginCapture(sourceKind: String, source: String, filter: String?) throws -> Int64 {
-        try write { db in
+    /// Records the start of a capture by this process and returns its id. Call `finishCapture` at
+    /// the end, also after a failure, so its counters and status are stored. Captures left running
+    /// by a process that ended are marked interrupted first.
+    public func beginCapture(sourceKind: String, source: String, filter: String?, resumeKey: String? = nil) throws -> Int64 {
+        let owner = ProcessIdentity.current
+        return try write { db in
+            try Self.markAbandonedCaptures(db)
             try db.execute(
-                sql: "INSERT INTO captures (source_kind, source, filter, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-                arguments: [sourceKind, source, filter, Self.now()])
+                sql: """
+                    INSERT INTO captures (source_kind, source, filter, started_at, status, pid, process_start, resume_key)
+                    VALUES (?, ?, ?, ?, 'running', ?, ?, ?)
+                    """,
+                arguments: [sourceKind, source, filter, Self.now(), owner?.pid, owner?.start, resumeKey])
             return db.lastInsertedRowID
+        }
+    }
+
+    /// Marks 'interrupted' every capture still 'running' whose process has ended (killed, crashed),
+    /// keeping what it committed.
+    public func markAbandonedCaptures() throws {
+        try write { db in try Self.markAbandonedCaptures(db) }
+    }
+
+    private static func markAbandonedCaptures(_ db: Database) throws {
+        for row in try Row.fetchAll(db, sql: "SELECT id, pid, process_start FROM captures WHERE status = 'running'") {
+            let pid: Int64? = row["pid"]
+            guard let pid, ProcessIdentity.hasEnded(pid: pid, start: row["process_start"]) else { continue }
+            try db.execute(
+                sql: "UPDATE captures SET status = 'interrupted', error = ? WHERE id = ?",
+                arguments: ["its process (pid \(pid)) ended before finishing it (killed or crashed); what it committed is kept",
+                            row["id"] as Int64])
+        }
+    }
+
+    /// Takes over the latest capture of `source` so that this process continues it, and returns it
+    /// as it was. Refused with a `ShadowError` naming the capture when there is none, when it is
+    /// complete or still running, or when `check` throws; nothing is changed then.
+    public func reopenCapture(sourceKind: String, source: String, check: (CaptureInfo) throws -> Void) throws -> CaptureInfo {
+        let owner = ProcessIdentity.current
+        return try write { db in
+            try Self.markAbandonedCaptures(db)
+            guard let row = try Row.fetchOne(db, sql: """
+                SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n FROM captures c
+                WHERE source_kind = ? AND source = ? ORDER BY id DESC LIMIT 1
+                """, arguments: [sourceKind, source])
+            else {
+                throw ShadowError.invalidArgument(flag: "--resume", detail: "\(path) holds no capture of \(source) to resume")
+            }
+            let capture = try Self.captureInfo(db, row)
+            switch capture.status {
+            case "complete":
+                throw ShadowError.invalidArgument(
+                    flag: "--resume", detail: "capture \(capture.id) of \(source) in \(path) is complete; nothing to resume")
+            case "running":
+                let pid = (row["pid"] as Int64?).map { " (pid \($0))" } ?? ""
+                throw ShadowError.invalidArgument(
+                    flag: "--resume", detail: "capture \(capture.id) of \(source) in \(path) is still running\(pid)")
+            default:
+                try check(capture)
+            }
+            try db.execute(
+                sql: """
+                    UPDATE captures SET status = 'running', error = NULL, finished_at = NULL, pid = ?, process_start = ?
+                    WHERE id = ?
+                    """,
+                arguments: [owner?.pid, owner?.start, capture.id])
+            return capture
         }
     }
 
@@ -59,18 +120,20 @@ extension ShadowDatabase {
     /// Every capture, oldest first, with its exchange count and counters.
     public func captures() throws -> [CaptureInfo] {
         try pool.read { db in
-            let rows = try Row.fetchAll(db, sql: """
+            try Row.fetchAll(db, sql: """
                 SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n
                 FROM captures c ORDER BY c.id
-                """)
-            return try rows.map { row in
-                let id: Int64 = row["id"]
-                return CaptureInfo(
-                    id: id, sourceKind: row["source_kind"], source: row["source"], filter: row["filter"],
-                    status: row["status"], error: row["error"], startedAt: row["started_at"], exchanges: row["n"],
-                    counters: try Self.counters(db, table: "capture_counters", key: "capture_id", id: id))
-            }
+                """).map { try Self.captureInfo(db, $0) }
         }
+    }
+
+    /// A `captures` row selected with its exchange count as `n`.
+    private static func captureInfo(_ db: Database, _ row: Row) throws -> CaptureInfo {
+        let id: Int64 = row["id"]
+        return CaptureInfo(
+            id: id, sourceKind: row["source_kind"], source: row["source"], filter: row["filter"],
+            status: row["status"], error: row["error"], startedAt: row["started_at"], exchanges: row["n"],
+            counters: try counters(db, table: "capture_counters", key: "capture_id", id: id), resumeKey: row["resume_key"])
     }
 
     static func counters(_ db: Database, table: String, key: String, id: Int64) throws -> Counters {

@@ -209,6 +209,14 @@ extension ShadowDatabase {
         }
     }
 
+    /// Requests of a run stored so far: (pass, exchange) keys with results, every side of one stored together.
+    public func replayedCount(runID: Int64) throws -> Int64 {
+        try pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT count(*) FROM (SELECT DISTINCT pass, exchange_id FROM results WHERE run_id = ?)",
+                               arguments: [runID]) ?? 0
+        }
+    }
+
     /// Marks a run as running again (`replay --resume`).
     public func reopenRun(id: Int64) throws {
         try write { db in

@@ -6,7 +6,7 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 4
+    static let version = 5
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -29,8 +29,20 @@ enum Schema {
             try db.execute(sql: v4)
             try db.execute(sql: "PRAGMA user_version = 4")
         }
+        // v5: resumable captures. A capture records the process writing it, so that one left running
+        // by a killed process is marked interrupted; pcap imports record what `--resume` checks.
+        migrator.registerMigration("v5") { db in
+            try db.execute(sql: v5ResumableCaptures)
+            try db.execute(sql: "PRAGMA user_version = 5")
+        }
         return migrator
     }
+
+    private static let v5ResumableCaptures = """
+        ALTER TABLE captures ADD COLUMN pid INTEGER;         -- the process writing the capture
+        ALTER TABLE captures ADD COLUMN process_start TEXT;  -- its boot id, pid namespace and start time: a reused pid is not it
+        ALTER TABLE captures ADD COLUMN resume_key TEXT;     -- pcap: JSON of the file's size and first-MiB digest and the import settings
+        """
 
     private static let v4 = """
         CREATE TABLE verdicts (

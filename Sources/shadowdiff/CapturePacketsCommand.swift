@@ -20,7 +20,13 @@ struct CapturePacketsCommand: ParsableCommand {
             --pcap: a file damaged part-way keeps the exchanges read before the damage, is marked \
             failed with the packet number and byte offset, and exits 2; so does an import stopped \
             by SIGINT/SIGTERM (what was read is committed). --filter is applied per \
-            packet and rejected packets are counted 'filtered'.
+            packet and rejected packets are counted 'filtered'. --resume continues the latest \
+            capture of the same file in --db that did not complete (interrupted, failed, or left \
+            running by a killed process): the file is read again from the start, the exchanges \
+            that capture holds are skipped (counted 'resumed_skipped') and the rest are appended \
+            to it. The file (its size and first MiB) and the settings that decide what is stored \
+            (--filter, --max-body-bytes, --max-flows, --max-buffered-bytes-per-flow, \
+            --idle-timeout) must be those of the capture.
 
             --interface: captures until SIGINT/SIGTERM, --duration or --max-exchanges, then parses \
             everything still queued, closes open connections and stores the final counters, \
@@ -42,6 +48,12 @@ struct CapturePacketsCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("A BPF filter, e.g. 'tcp port 8080'.", valueName: "bpf"))
     var filter: String?
+
+    @Flag(help: "--pcap: continue the latest capture of this file in --db that did not complete, without storing an exchange twice.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("Exchanges committed per transaction (and at least every second).", valueName: "n"))
+    var batchSize: Int = 1000
 
     @Option(help: ArgumentHelp("Live: stop after this many seconds.", valueName: "seconds"))
     var duration: Double?
@@ -76,12 +88,18 @@ struct CapturePacketsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A connection silent this long is closed, its partial messages counted.", valueName: "seconds"))
     var idleTimeout: Int = 600
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         if (pcap == nil) == (interface == nil) {
             throw ValidationError("give exactly one of --pcap FILE or --interface NAME")
         }
         if pcap != nil && duration != nil { throw ValidationError("--duration applies to --interface only") }
+        if resume && interface != nil {
+            throw ShadowError.invalidArgument(flag: "--resume", detail: "continues --pcap imports; a live capture cannot be resumed")
+        }
         for (flag, value) in [("--buffer-size", bufferSize), ("--snaplen", snaplen), ("--queue-size", queueSize),
+                              ("--batch-size", batchSize),
                               ("--max-body-bytes", maxBodyBytes), ("--max-flows", maxFlows),
                               ("--max-buffered-bytes-per-flow", maxBufferedBytesPerFlow), ("--idle-timeout", idleTimeout)]
         where value <= 0 {
@@ -103,18 +121,36 @@ struct CapturePacketsCommand: ParsableCommand {
 
     private func importFile(_ path: String) throws {
         try PcapMagic.check(path: path)
-        let database = try ShadowDatabase(path: db, mode: .createIfMissing)
-        let captureID = try database.beginCapture(sourceKind: "pcap", source: path, filter: filter)
-        let store = ExchangeWriterThread(database: database, captureID: captureID)
+        let key = try PcapResumeKey(path: path, filter: filter, limits: limits)
+        let database = try ShadowDatabase(path: db, mode: resume ? .mustExist : .createIfMissing)
+        let captureID: Int64
+        var resumedFrom: Int64?
+        if resume {
+            let capture = try database.reopenCapture(sourceKind: "pcap", source: path) { try key.check(resuming: $0) }
+            captureID = capture.id
+            resumedFrom = capture.exchanges
+        } else {
+            captureID = try database.beginCapture(sourceKind: "pcap", source: path, filter: filter, resumeKey: key.json)
+        }
+        let alreadyStored = resumedFrom ?? 0
+        let store = ExchangeWriterThread(database: database, captureID: captureID, batchSize: batchSize)
         var gate = ExchangeLimitGate(limit: maxExchanges)
+        var toSkip = alreadyStored
+        let chunk = min(512, batchSize)
+        let progressLine = ProgressLine(progress)
         let started = Date()
-        var lastProgress = started
         var batch: [CapturedExchange] = []
         let interrupted = SignalFlag()
         let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { interrupted.raise() }
         defer { stopper.cancel() }
+        // The gate sees every exchange, as in the import resumed, so it admits the same ones; the
+        // first `alreadyStored` of those are in the store (batches commit in order), so are skipped.
         func submitBatch() {
-            store.submit(gate.admit(batch))
+            var admitted = gate.admit(batch)
+            let skipped = min(Int(toSkip), admitted.count)
+            admitted.removeFirst(skipped)
+            toSkip -= Int64(skipped)
+            store.submit(admitted)
             batch.removeAll(keepingCapacity: true)
         }
         let summary: CaptureSummary
@@ -122,29 +158,35 @@ struct CapturePacketsCommand: ParsableCommand {
             let importer = PcapFileImporter(path: path, filter: filter, limits: limits)
             summary = try importer.run(shouldStop: { interrupted.isRaised || gate.isReached }) { exchange in
                 batch.append(exchange)
-                guard batch.count >= 512 else { return }
+                guard batch.count >= chunk else { return }
                 submitBatch()
-                if Date().timeIntervalSince(lastProgress) >= 1 {
-                    lastProgress = Date()
-                    let rate = Double(gate.admitted) / lastProgress.timeIntervalSince(started)
-                    Terminal.progress("capture: \(gate.admitted) exchanges, \(Int(rate))/s, \(store.committed) committed")
+                progressLine.show {
+                    let rate = Double(gate.admitted) / Date().timeIntervalSince(started)
+                    return "capture: \(gate.admitted) exchanges, \(Int(rate))/s, \(alreadyStored + store.committed) committed"
                 }
             }
             submitBatch()
         } catch {
-            Terminal.endProgress()
+            progressLine.end()
             submitBatch()
             var counters = Counters()
-            counters.add("exchanges", (try? store.finish()) ?? store.committed)
+            counters.add("exchanges", alreadyStored + ((try? store.finish()) ?? store.committed))
+            if let resumedFrom { counters.add("resumed_skipped", resumedFrom) }
             let marked = (try? database.finishCapture(
                 id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")) != nil
-            Self.reportKept(captureID, store.committed, marked: marked)
+            Self.reportKept(captureID, alreadyStored + store.committed, marked: marked)
             throw error
         }
-        Terminal.endProgress()
+        progressLine.end()
+        var failure: Error? = interrupted.isRaised ? ShadowError.interrupted(source: path) : nil
+        if failure == nil && toSkip > 0 {
+            failure = ShadowError.invalidArgument(
+                flag: "--resume",
+                detail: "capture \(captureID) holds \(alreadyStored) exchanges, more than \(path) yields with these settings (\(gate.admitted))")
+        }
         try conclude(
-            database, captureID, source: path, summary: summary, refused: gate.refused, store: store, started: started,
-            failure: interrupted.isRaised ? ShadowError.interrupted(source: path) : nil)
+            database, captureID, source: path, summary: summary, refused: gate.refused, resumedFrom: resumedFrom, store: store,
+            started: started, failure: failure)
     }
 
     private func captureLive(_ interface: String) throws {
@@ -156,13 +198,14 @@ struct CapturePacketsCommand: ParsableCommand {
         let capture = try LiveCapture(options: options)
         let database = try ShadowDatabase(path: db, mode: .createIfMissing)
         let captureID = try database.beginCapture(sourceKind: "interface", source: interface, filter: filter)
-        let store = ExchangeWriterThread(database: database, captureID: captureID)
+        let store = ExchangeWriterThread(database: database, captureID: captureID, batchSize: batchSize)
         let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { capture.stop() }
         defer { stopper.cancel() }
         if let duration {
             DispatchQueue.global().asyncAfter(deadline: .now() + duration) { capture.stop() }
         }
         var gate = ExchangeLimitGate(limit: maxExchanges)
+        let progressLine = ProgressLine(progress)
         let started = Date()
         Terminal.error("capturing on \(interface) (link type \(capture.linkType)) into \(db); Ctrl-C stops")
         let summary = capture.run(
@@ -171,22 +214,24 @@ struct CapturePacketsCommand: ParsableCommand {
                 if gate.isReached { capture.stop() }
             },
             tick: { status in
-                Terminal.progress(LiveProgressText.render(status, stored: store.committed, since: started))
+                progressLine.show { LiveProgressText.render(status, committed: store.committed, since: started) }
             })
-        Terminal.endProgress()
+        progressLine.end()
         try conclude(
-            database, captureID, source: interface, summary: summary, refused: gate.refused, store: store, started: started,
-            failure: nil)
+            database, captureID, source: interface, summary: summary, refused: gate.refused, resumedFrom: nil, store: store,
+            started: started, failure: nil)
     }
 
     /// Commits what is queued, stores the final counters and status, then prints the summary or
-    /// throws `failure` (the capture is then marked failed, with what it stored kept).
+    /// throws `failure` (the capture is then marked failed, with what it stored kept). A resumed
+    /// capture held `resumedFrom` exchanges before this session.
     private func conclude(
         _ database: ShadowDatabase, _ captureID: Int64, source: String, summary: CaptureSummary, refused: Int64,
-        store: ExchangeWriterThread, started: Date, failure: Error?
+        resumedFrom: Int64?, store: ExchangeWriterThread, started: Date, failure: Error?
     ) throws {
         var counters = summary.counters
         counters.add(.afterLimit, refused)
+        if let resumedFrom { counters.add("resumed_skipped", resumedFrom) }
         func record(_ error: Error?) throws {
             try database.finishCapture(
                 id: captureID, counters: counters, linkType: summary.linkType, firstPacketNs: summary.firstPacketNs,
@@ -194,11 +239,11 @@ struct CapturePacketsCommand: ParsableCommand {
         }
         let stored: Int64
         do {
-            stored = try store.finish()
+            stored = (resumedFrom ?? 0) + (try store.finish())
             try record(failure)
         } catch {
             let marked = (try? record(error)) != nil
-            Self.reportKept(captureID, store.committed, marked: marked)
+            Self.reportKept(captureID, (resumedFrom ?? 0) + store.committed, marked: marked)
             throw error
         }
         if let failure { throw failure }
@@ -242,15 +287,75 @@ struct ExchangeLimitGate {
     }
 }
 
-/// The one-line live status: rate, stored, queue and the largest drop counts.
+/// The one-line live status: rate, committed, queue and the largest drop counts.
 enum LiveProgressText {
-    static func render(_ status: LiveCaptureStatus, stored: Int64, since started: Date) -> String {
+    static func render(_ status: LiveCaptureStatus, committed: Int64, since started: Date) -> String {
         let seconds = max(0.001, Date().timeIntervalSince(started))
         let line = String(
-            format: "%.0fs  %lld packets (%.0f/s)  %lld exchanges, %lld stored  %d open  queue %.1f MiB",
-            seconds, status.packets, Double(status.packets) / seconds, status.exchanges, stored, status.connections,
+            format: "%.0fs  %lld packets (%.0f/s)  %lld exchanges, %lld committed  %d open  queue %.1f MiB",
+            seconds, status.packets, Double(status.packets) / seconds, status.exchanges, committed, status.connections,
             Double(status.queuedBytes) / 1_048_576)
         return line + DropText.top(status.drops, label: "not used")
+    }
+}
+
+/// What `capture --pcap --resume` checks before continuing a capture: the same file (its size and
+/// a digest of its first MiB) read with the same settings, so that the import yields the same
+/// exchanges in the same order.
+struct PcapResumeKey: Codable, Equatable {
+    var bytes: Int64
+    /// FNV-1a 64 of the first MiB, in hex.
+    var headDigest: String
+    var filter: String?
+    var maxBodyBytes: Int
+    var maxFlows: Int
+    var maxBufferedBytesPerFlow: Int
+    var idleTimeout: Int
+
+    init(path: String, filter: String?, limits: CaptureLimits) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ShadowError.io(path: path, detail: "cannot open for reading") }
+        defer { try? handle.close() }
+        do {
+            bytes = Int64(try handle.seekToEnd())
+            try handle.seek(toOffset: 0)
+            let head = try handle.read(upToCount: 1 << 20) ?? Data()
+            headDigest = String(head.reduce(0xCBF2_9CE4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01B3 }, radix: 16)
+        } catch {
+            throw ShadowError.io(path: path, detail: "cannot read: \(error)")
+        }
+        self.filter = filter
+        maxBodyBytes = limits.maxBodyBytes
+        maxFlows = limits.maxFlows
+        maxBufferedBytesPerFlow = limits.maxBufferedBytesPerFlow
+        idleTimeout = limits.idleFlowTimeoutSeconds
+    }
+
+    var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Throws unless `capture` was imported from this file with these settings.
+    func check(resuming capture: CaptureInfo) throws {
+        func refuse(_ why: String) -> ShadowError {
+            .invalidArgument(flag: "--resume", detail: "capture \(capture.id) of \(capture.source): \(why)")
+        }
+        guard let json = capture.resumeKey, let stored = try? JSONDecoder().decode(Self.self, from: Data(json.utf8)) else {
+            throw refuse("made by a shadowdiff that did not record the file's identity; import the file again instead")
+        }
+        if bytes != stored.bytes { throw refuse("the file is \(bytes) bytes now, \(stored.bytes) when it was imported") }
+        if headDigest != stored.headDigest { throw refuse("the file's first MiB differs from the one imported") }
+        let settings: [(flag: String, now: String, then: String)] = [
+            ("--filter", filter ?? "(none)", stored.filter ?? "(none)"),
+            ("--max-body-bytes", "\(maxBodyBytes)", "\(stored.maxBodyBytes)"),
+            ("--max-flows", "\(maxFlows)", "\(stored.maxFlows)"),
+            ("--max-buffered-bytes-per-flow", "\(maxBufferedBytesPerFlow)", "\(stored.maxBufferedBytesPerFlow)"),
+            ("--idle-timeout", "\(idleTimeout)", "\(stored.idleTimeout)"),
+        ]
+        if let changed = settings.first(where: { $0.now != $0.then }) {
+            throw refuse("it was imported with \(changed.flag) \(changed.then), not \(changed.now); give the same")
+        }
     }
 }
 
@@ -285,6 +390,9 @@ enum CaptureSummaryText {
             "  packets \(c["packets"])  bytes \(c["bytes"])  tcp connections \(c["tcp_connections"])",
             "  exchanges stored \(stored)  (requests \(c["requests"]), responses \(c["responses"]))",
         ]
+        if c.values["resumed_skipped"] != nil {
+            lines.append("  resumed: the first \(c["resumed_skipped"]) were stored before and skipped")
+        }
         if c.values["pcap_received"] != nil {
             lines.append("  libpcap: received \(c["pcap_received"]), kernel dropped \(c[.kernelDropped]), interface dropped \(c[.interfaceDropped])")
         }

@@ -165,6 +165,8 @@ struct TeeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("On stop, seconds to let in-flight requests finish.", valueName: "seconds"))
     var drainTimeout: Double = 10
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         _ = try listenAddress()
         _ = try policy()
@@ -281,23 +283,26 @@ struct TeeRunner {
         let stop = DispatchSemaphore(value: 0)
         let stopper = StopOnSignals(signals: [SIGINT, SIGTERM]) { stop.signal() }
         defer { stopper.cancel() }
+        let progressLine = ProgressLine(options.progress)
         let started = Date()
         let deadline = options.duration.map { started.addingTimeInterval($0) }
         Terminal.error("\(kind) listening on \(server.boundAddress)\(upstream.map { " → \($0)" } ?? ""), recording into \(options.db) as capture \(captureID); Ctrl-C stops")
         var lastStored = Date()
         while true {
-            let wait = min(1, deadline.map { max(0, $0.timeIntervalSinceNow) } ?? 1)
+            let wait = min(progressLine.tick, deadline.map { max(0, $0.timeIntervalSinceNow) } ?? 1)
             if stop.wait(timeout: .now() + wait) == .success { break }
             if let deadline, Date() >= deadline { break }
-            Terminal.progress(TeeProgressText.render(
-                server.tally.snapshot, inFlight: server.tally.inFlight, openConnections: server.tally.openConnections,
-                stored: writer.committed, since: started))
+            progressLine.show {
+                TeeProgressText.render(
+                    server.tally.snapshot, inFlight: server.tally.inFlight, openConnections: server.tally.openConnections,
+                    committed: writer.committed, since: started)
+            }
             if Date().timeIntervalSince(lastStored) >= 5 {
                 lastStored = Date()
                 try? database.storeCaptureCounters(id: captureID, counters: counters(server.tally, stored: writer.committed))
             }
         }
-        Terminal.endProgress()
+        progressLine.end()
         Terminal.error("\(kind): stopping; draining in-flight requests")
         server.shutdown(drainTimeout: options.drainTimeout)
         let stored: Int64
@@ -343,11 +348,11 @@ struct TeeRunner {
 
 /// The tee's one-line live status.
 enum TeeProgressText {
-    static func render(_ c: Counters, inFlight: Int, openConnections: Int, stored: Int64, since started: Date) -> String {
+    static func render(_ c: Counters, inFlight: Int, openConnections: Int, committed: Int64, since started: Date) -> String {
         let seconds = max(0.001, Date().timeIntervalSince(started))
         let line = String(
-            format: "%.0fs  requests %lld (%.0f/s)  in flight %d  clients %d  recorded %lld  stored %lld  502 %lld  504 %lld",
-            seconds, c["requests"], Double(c["requests"]) / seconds, inFlight, openConnections, c["recorded"], stored,
+            format: "%.0fs  requests %lld (%.0f/s)  in flight %d  clients %d  recorded %lld (%lld committed)  502 %lld  504 %lld",
+            seconds, c["requests"], Double(c["requests"]) / seconds, inFlight, openConnections, c["recorded"], committed,
             c["upstream_errors"], c["upstream_timeouts"])
         return line + DropText.top(c.drops, label: "not recorded")
     }

@@ -10,7 +10,9 @@ struct CapturesCommand: ParsableCommand {
         discussion: """
             One block per capture: id, source, status, exchanges stored and start time; the non-zero \
             totals (packets, bytes, tcp_connections, requests, responses, pcap_received, ...); and \
-            everything not used, by reason (see README: drop reasons).
+            everything not used, by reason (see README: drop reasons). Status is running, complete, \
+            failed, or interrupted: a capture whose process ended without finishing it (killed, \
+            crashed) is marked so when listed, keeping what it committed.
             """
     )
 
@@ -19,6 +21,7 @@ struct CapturesCommand: ParsableCommand {
 
     func run() throws {
         let database = try ShadowDatabase(path: db, mode: .mustExist)
+        try database.markAbandonedCaptures()
         for capture in try database.captures() {
             print("capture \(capture.id)  \(capture.sourceKind) \(capture.source)  \(capture.status)  exchanges \(capture.exchanges)  started \(capture.startedAt)")
             if let error = capture.error { print("  error: \(error)") }

@@ -129,6 +129,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDR:PORT/metrics while replaying.", valueName: "addr:port"))
     var metrics: String?
 
+    @OptionGroup var progress: ProgressOptions
+
     func validate() throws {
         let modes = [concurrency != nil, rate != nil, speed != nil].filter { $0 }.count
         guard modes <= 1 else { throw ShadowError.invalidArgument(flag: "--concurrency/--rate/--speed", detail: "choose one timing mode") }
@@ -218,17 +220,20 @@ struct ReplayCommand: AsyncParsableCommand {
         defer { signals.cancel() }
         let outcome: ReplayOutcome
         let liveMetrics = live?.metrics
+        let progressLine = ProgressLine(progress)
         do {
-            outcome = try await replayer.run(resuming: resuming, stop: stop, observer: liveMetrics.map(MetricsObserver.init)) { progress in
+            outcome = try await replayer.run(
+                resuming: resuming, stop: stop, observer: liveMetrics.map(MetricsObserver.init), progressInterval: progressLine.tick
+            ) { progress in
                 liveMetrics?.update(done: progress.done, total: progress.total ?? 0, inFlight: progress.inFlight)
-                Terminal.progress(ReplayText.progress(progress))
+                progressLine.show { ReplayText.progress(progress) }
             }
         } catch {
-            Terminal.endProgress()
+            progressLine.end()
             await live?.endpoint.stop()
             throw error
         }
-        Terminal.endProgress()
+        progressLine.end()
         await live?.endpoint.stop()
         print(ReplayText.summary(outcome, configuration: configuration, database: db), terminator: "")
     }
@@ -291,7 +296,7 @@ enum ReplayText {
         let rate = seconds > 0 ? Double(p.done) / seconds : 0
         var eta = "?"
         if let total = p.total, rate > 0 {
-            eta = String(format: "%.0fs", Double(max(0, total - p.done)) / rate)
+            eta = String(format: "%.0fs", Double(max(0, total - p.committed)) / rate)
         } else if let duration = p.durationSeconds {
             eta = String(format: "%.0fs", max(0, duration - seconds))
         }
@@ -299,7 +304,7 @@ enum ReplayText {
             "\(side.side.rawValue) err \(side.errors.values.reduce(0, +)) p99 \(ms(side.latency.p99))"
         }.joined(separator: "  ")
         let total = p.total.map { "/\($0)" } ?? ""
-        return String(format: "replay %lld%@  %.0f req/s  ", p.done, total, rate) + sides + "  late \(p.late)  ETA \(eta)"
+        return String(format: "replay %lld%@ committed  %.0f req/s  ", p.committed, total, rate) + sides + "  late \(p.late)  ETA \(eta)"
     }
 
     static func summary(_ outcome: ReplayOutcome, configuration: ReplayConfiguration, database: String) -> String {

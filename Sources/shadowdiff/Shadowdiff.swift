@@ -61,15 +61,49 @@ enum Terminal {
     static func error(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
+}
 
-    /// Rewrites one status line on stderr when it is a terminal; silent otherwise.
-    static func progress(_ message: String) {
-        guard stderrIsTTY else { return }
-        FileHandle.standardError.write(Data(("\r\u{1B}[2K" + message).utf8))
+/// `--progress-interval`, for the commands that run long.
+struct ProgressOptions: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "When stderr is not a terminal (a log), print the progress line, with the count committed so far, at most this often; a terminal's is redrawn every second.",
+        valueName: "seconds"))
+    var progressInterval: Double = 10
+
+    func validate() throws {
+        guard progressInterval > 0 else {
+            throw ShadowError.invalidArgument(flag: "--progress-interval", detail: "must be positive, got \(progressInterval)")
+        }
+    }
+}
+
+/// A long command's progress on stderr: on a terminal, one status line redrawn in place at most
+/// once a second; otherwise (a log) the same text as plain lines, at most one per interval.
+final class ProgressLine: @unchecked Sendable {
+    /// How often a caller should offer fresh text: the shorter of a second and the interval.
+    let tick: Double
+    private let period: Double
+    private let onTerminal = Terminal.stderrIsTTY
+    private let lock = NSLock()
+    private var lastShown = Date()
+
+    init(_ options: ProgressOptions) {
+        tick = min(1, options.progressInterval)
+        period = onTerminal ? 1 : options.progressInterval
     }
 
-    static func endProgress() {
-        guard stderrIsTTY else { return }
+    /// Shows the text `render` makes if a line is due (it is only called then). Callable from any thread.
+    func show(_ render: () -> String) {
+        lock.withLock {
+            guard Date().timeIntervalSince(lastShown) >= period else { return }
+            lastShown = Date()
+            FileHandle.standardError.write(Data(((onTerminal ? "\r\u{1B}[2K" : "") + render() + (onTerminal ? "" : "\n")).utf8))
+        }
+    }
+
+    /// Clears a terminal's status line before the command prints its summary.
+    func end() {
+        guard onTerminal else { return }
         FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
     }
 }

@@ -48,28 +48,8 @@ import Testing
 
     @Test func anInterruptedImportKeepsWhatItReadAndIsMarkedFailed() async throws {
         try await Harness.withTemporaryDirectory { dir in
-            // The sample's connections 1,000 times over, each time on other client ports: 104,000
-            // exchanges, far more than are read before the interrupt.
-            let sampleBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: sample)))
-            var big = Data(sampleBytes.prefix(24))
-            for round in 0..<1000 {
-                var offset = 24
-                while offset + 16 <= sampleBytes.count {
-                    let caplen = Int(sampleBytes[offset + 8]) | Int(sampleBytes[offset + 9]) << 8 | Int(sampleBytes[offset + 10]) << 16
-                    var record = Array(sampleBytes[offset..<min(sampleBytes.count, offset + 16 + caplen)])
-                    let tcp = 16 + 14 + Int(record[16 + 14] & 0x0F) * 4
-                    if record.count >= tcp + 4 {
-                        let sport = Int(record[tcp]) << 8 | Int(record[tcp + 1])
-                        let dport = Int(record[tcp + 2]) << 8 | Int(record[tcp + 3])
-                        let at = sport > dport ? tcp : tcp + 2
-                        let port = (max(sport, dport) + round) & 0xFFFF
-                        record[at] = UInt8(port >> 8)
-                        record[at + 1] = UInt8(port & 0xFF)
-                    }
-                    big.append(contentsOf: record)
-                    offset += 16 + caplen
-                }
-            }
+            // 104,000 exchanges, far more than are read before the interrupt.
+            let big = try Harness.repeatedSample(rounds: 1000)
             let path = dir + "/long.pcap"
             try big.write(to: URL(fileURLWithPath: path))
             let db = dir + "/interrupted.db"

@@ -83,6 +83,32 @@ enum Harness {
         try run(shadowdiff, arguments)
     }
 
+    /// captures/sample.pcap's packets `rounds` times over, each round's connections on other
+    /// client ports: a real pcap file of `rounds` × 104 exchanges, made in memory.
+    static func repeatedSample(rounds: Int) throws -> Data {
+        let sampleBytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: root + "/captures/sample.pcap")))
+        var big = Data(sampleBytes.prefix(24))
+        for round in 0..<rounds {
+            var offset = 24
+            while offset + 16 <= sampleBytes.count {
+                let caplen = Int(sampleBytes[offset + 8]) | Int(sampleBytes[offset + 9]) << 8 | Int(sampleBytes[offset + 10]) << 16
+                var record = Array(sampleBytes[offset..<min(sampleBytes.count, offset + 16 + caplen)])
+                let tcp = 16 + 14 + Int(record[16 + 14] & 0x0F) * 4
+                if record.count >= tcp + 4 {
+                    let sport = Int(record[tcp]) << 8 | Int(record[tcp + 1])
+                    let dport = Int(record[tcp + 2]) << 8 | Int(record[tcp + 3])
+                    let at = sport > dport ? tcp : tcp + 2
+                    let port = (max(sport, dport) + round) & 0xFFFF
+                    record[at] = UInt8(port >> 8)
+                    record[at + 1] = UInt8(port & 0xFF)
+                }
+                big.append(contentsOf: record)
+                offset += 16 + caplen
+            }
+        }
+        return big
+    }
+
     /// A fresh temporary directory, removed after `body`.
     static func withTemporaryDirectory<T>(_ body: (String) async throws -> T) async throws -> T {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("shadowdiff-e2e-\(UUID().uuidString)").path

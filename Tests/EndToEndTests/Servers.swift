@@ -95,7 +95,7 @@ final class RunningNginx {
     enum NginxError: Error { case didNotStart(String) }
 }
 
-/// `shadowdiff capture ...` running in the background until stopped or done.
+/// `shadowdiff capture ...` (or another command) running in the background until stopped or done.
 final class RunningLiveCapture {
     let process: Process
     private let out = Locked(Data())
@@ -108,8 +108,13 @@ final class RunningLiveCapture {
     }
 
     /// Starts the capture and returns once it printed `waitFor` on stderr (or ended, or 10 s passed).
-    init(_ arguments: [String], waitFor banner: String? = "capturing on") throws {
-        process = Harness.process(Harness.shadowdiff, ["capture"] + arguments)
+    convenience init(_ arguments: [String], waitFor banner: String? = "capturing on") throws {
+        try self.init(command: ["capture"] + arguments, waitFor: banner)
+    }
+
+    /// Starts any shadowdiff command (`replay ...`) the same way.
+    init(command arguments: [String], waitFor banner: String?) throws {
+        process = Harness.process(Harness.shadowdiff, arguments)
         let outPipe = Pipe(), errPipe = Pipe()
         process.standardOutput = outPipe
         process.standardError = errPipe
