@@ -38,7 +38,7 @@ public enum ShadowError: Error, Sendable, CustomStringConvertible, Equatable {
         case let .targetUnreachable(url, detail): "\(url): target unreachable: \(detail)"
         case let .invalidArgument(flag, detail): "\(flag): \(detail)"
         case let .io(path, detail): "\(path): \(detail)"
-        case let .storeWrite(path, detail): "\(path): cannot write to the database: \(detail); what was committed before is kept"
+        case let .storeWrite(path, detail): "\(path): cannot write to the database: \(detail)"
         case let .captureDevice(interface, detail): "--interface \(interface): cannot capture: \(detail)"
         case let .targetDown(url, failures, detail):
             "\(url): target down: \(failures) requests in a row failed (last: \(detail)); the run stopped and can be continued with --resume"

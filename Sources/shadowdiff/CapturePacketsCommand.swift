@@ -174,8 +174,7 @@ struct CapturePacketsCommand: ParsableCommand {
             if let resumedFrom { counters.add("resumed_skipped", resumedFrom) }
             let marked = (try? database.finishCapture(
                 id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")) != nil
-            Self.reportKept(captureID, alreadyStored + store.committed, marked: marked)
-            throw error
+            throw Self.keeping(error, captureID, alreadyStored + store.committed, marked: marked)
         }
         progressLine.end()
         var failure: Error? = interrupted.isRaised ? ShadowError.interrupted(source: path) : nil
@@ -243,8 +242,7 @@ struct CapturePacketsCommand: ParsableCommand {
             try record(failure)
         } catch {
             let marked = (try? record(error)) != nil
-            Self.reportKept(captureID, (resumedFrom ?? 0) + store.committed, marked: marked)
-            throw error
+            throw Self.keeping(error, captureID, (resumedFrom ?? 0) + store.committed, marked: marked)
         }
         if let failure { throw failure }
         print(CaptureSummaryText.render(
@@ -254,11 +252,12 @@ struct CapturePacketsCommand: ParsableCommand {
 }
 
 extension CapturePacketsCommand {
-    /// Says, after a failure, what the capture keeps and how it is marked.
-    static func reportKept(_ captureID: Int64, _ committed: Int64, marked: Bool) {
-        Terminal.error(
-            "capture \(captureID): the \(committed) exchanges committed before the failure are kept; "
-                + (marked ? "the capture is marked failed" : "it could not be marked failed and is listed as interrupted"))
+    /// A failed store write, saying what the capture keeps and how it is marked; other errors as they are.
+    static func keeping(_ error: Error, _ captureID: Int64, _ committed: Int64, marked: Bool) -> Error {
+        guard case let ShadowError.storeWrite(path, detail) = error else { return error }
+        let status = marked ? "marked failed" : "listed as interrupted (it could not be marked failed)"
+        return ShadowError.storeWrite(
+            path: path, detail: "\(detail); capture \(captureID) keeps the \(committed) exchanges committed before it and is \(status)")
     }
 }
 

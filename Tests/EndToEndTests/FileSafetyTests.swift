@@ -22,9 +22,9 @@ import Testing
             let db = dir + "/shadow.db"
             let script = """
                 umask 000
-                "$1" capture --pcap "$2" --db "$3" >/dev/null &&
-                "$1" capture mirror --listen 127.0.0.1:0 --db "$3" --duration 1.5 >/dev/null 2>&1 &
-                for i in $(seq 100); do [ -e "$3-wal" ] && [ -e "$3-shm" ] && break; sleep 0.05; done
+                "$1" capture --pcap "$2" --db "$3" >/dev/null || exit 1
+                "$1" capture mirror --listen 127.0.0.1:0 --db "$3" --duration 3 >/dev/null 2>&1 &
+                for i in $(seq 50); do [ -e "$3-wal" ] && [ -e "$3-shm" ] && break; sleep 0.05; done
                 stat -c '%a' "$3" "$3-wal" "$3-shm"
                 wait
                 """
@@ -80,7 +80,8 @@ import Testing
             #expect(full.status == 2)
             #expect(full.stderr.contains("\(db): cannot write to the database:"), "\(full.stderr)")
             #expect(full.stderr.contains(mounted ? "the disk is full" : "I/O error"), "\(full.stderr)")
-            let kept = try #require(full.stderr.firstMatch(of: /the (\d+) exchanges committed before the failure are kept/)).output.1
+            let kept = try #require(full.stderr.firstMatch(of: /capture 2 keeps the (\d+) exchanges committed before it and is/)).output.1
+            #expect(full.stderr.split(separator: "\n").count == 1, "one line: \(full.stderr)")
             #expect(!full.stderr.contains("Fatal error"))
 
             try? FileManager.default.removeItem(atPath: mount + "/filler")
