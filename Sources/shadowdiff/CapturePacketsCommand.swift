@@ -174,7 +174,7 @@ struct CapturePacketsCommand: ParsableCommand {
             if let resumedFrom { counters.add("resumed_skipped", resumedFrom) }
             let marked = (try? database.finishCapture(
                 id: captureID, counters: counters, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")) != nil
-            throw Self.keeping(error, captureID, alreadyStored + store.committed, marked: marked)
+            throw CaptureFailure.keeping(error, captureID, alreadyStored + store.committed, marked: marked)
         }
         progressLine.end()
         var failure: Error? = interrupted.isRaised ? ShadowError.interrupted(source: path) : nil
@@ -242,22 +242,12 @@ struct CapturePacketsCommand: ParsableCommand {
             try record(failure)
         } catch {
             let marked = (try? record(error)) != nil
-            throw Self.keeping(error, captureID, (resumedFrom ?? 0) + store.committed, marked: marked)
+            throw CaptureFailure.keeping(error, captureID, (resumedFrom ?? 0) + store.committed, marked: marked)
         }
         if let failure { throw failure }
         print(CaptureSummaryText.render(
             source: source, db: db, captureID: captureID, linkType: summary.linkType, counters: counters, stored: stored,
             seconds: Date().timeIntervalSince(started)))
-    }
-}
-
-extension CapturePacketsCommand {
-    /// A failed store write, saying what the capture keeps and how it is marked; other errors as they are.
-    static func keeping(_ error: Error, _ captureID: Int64, _ committed: Int64, marked: Bool) -> Error {
-        guard case let ShadowError.storeWrite(path, detail) = error else { return error }
-        let status = marked ? "marked failed" : "listed as interrupted (it could not be marked failed)"
-        return ShadowError.storeWrite(
-            path: path, detail: "\(detail); capture \(captureID) keeps the \(committed) exchanges committed before it and is \(status)")
     }
 }
 

@@ -305,20 +305,29 @@ struct TeeRunner {
         progressLine.end()
         Terminal.error("\(kind): stopping; draining in-flight requests")
         server.shutdown(drainTimeout: options.drainTimeout)
+        // A failed store (a full disk) never stopped forwarding; the summary still says what was
+        // forwarded, recorded and dropped, then the failure is the one error line.
+        var failure: Error?
         let stored: Int64
         do {
             stored = try writer.finish()
         } catch {
-            try? database.finishCapture(
-                id: captureID, counters: counters(server.tally, stored: writer.committed), linkType: nil,
-                firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
-            throw error
+            failure = error
+            stored = writer.committed
         }
         let final = counters(server.tally, stored: stored)
-        try database.finishCapture(id: captureID, counters: final, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: nil)
+        var marked = true
+        do {
+            try database.finishCapture(
+                id: captureID, counters: final, linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: failure.map { "\($0)" })
+        } catch {
+            failure = failure ?? error
+            marked = false
+        }
         print(TeeSummaryText.render(
             kind: kind, source: sourceText(server.boundAddress), db: options.db, captureID: captureID, counters: final,
             seconds: Date().timeIntervalSince(started)))
+        if let failure { throw CaptureFailure.keeping(failure, captureID, stored, marked: marked) }
     }
 
     /// Raises the open-file limit to its hard limit, and says so when it is still short of the

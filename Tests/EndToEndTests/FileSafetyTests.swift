@@ -119,4 +119,45 @@ import Testing
             #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
         }
     }
+    /// Production comes first: the disk under a recording proxy fills up and every request is still
+    /// forwarded and answered; the records that could not be stored are counted; on stop the proxy
+    /// prints its summary, then one error line naming the file; the database keeps what was committed.
+    @Test func aFullDiskUnderTheProxyNeverFailsProduction() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let mount = dir + "/small"
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            let mounted = try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).status == 0
+            defer { if mounted { _ = try? Harness.run("/bin/umount", [mount]) } }
+            let bidder = try RunningBidder(build: "baseline")
+            defer { bidder.stop() }
+            let db = mount + "/proxy.db"
+            let (proxy, port) = try TeeCaptureTests.startTee(["proxy", "--upstream", bidder.url, "--db", db])
+            if mounted {
+                let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as? Int)
+                _ = FileManager.default.createFile(atPath: mount + "/filler", contents: Data(count: max(0, free - 96 << 10)))
+            } else {
+                let size = try #require(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int)
+                let limited = try Harness.run("/usr/bin/prlimit", ["--pid", "\(proxy.process.processIdentifier)", "--fsize=\(size + 96 << 10)"])
+                #expect(limited.status == 0, "\(limited.stderr)")
+            }
+            let request = Harness.root + "/fixtures/requests/01-banner-300x250-site.json"
+            let n = 600
+            let codes = try TeeCaptureTests.curl(
+                Array(repeating: (url: "http://127.0.0.1:\(port)/openrtb2/auction", body: "@" + request, headers: ["Content-Type: application/json"]), count: n),
+                in: dir)
+            #expect(codes.count == n && codes.allSatisfy { $0 == "200" || $0 == "204" }, "every request answered: \(Set(codes))")
+
+            let status = proxy.stop(SIGTERM)
+            #expect(status == 2, "\(proxy.stderr)")
+            let errors = proxy.stderr.split(separator: "\n").filter { $0.hasPrefix("shadowdiff:") }
+            #expect(errors.count == 1 && errors[0].contains("\(db): cannot write to the database:"), "\(proxy.stderr)")
+            let kept = try #require(proxy.stderr.firstMatch(of: /capture 1 keeps the (\d+) exchanges committed before it/)).output.1
+            #expect(Int(kept)! < n, "the disk filled before the end")
+            #expect(proxy.stdout.contains("store_failed"), "the summary counts what could not be stored: \(proxy.stdout)")
+
+            try? FileManager.default.removeItem(atPath: mount + "/filler")
+            #expect(try Self.sqlite(db, "PRAGMA integrity_check") == "ok")
+            #expect(try Self.sqlite(db, "SELECT count(*) FROM exchanges WHERE prod_status IN (200, 204)") == String(kept))
+        }
+    }
 }
