@@ -65,14 +65,24 @@ import Testing
         return Double(message[range].dropFirst().split(separator: " ").first ?? "")
     }
 
-    @Test func everyFaultIsStoredWithItsKindWithinTheTimeoutAndMemoryStaysBounded() async throws {
+    /// Runs `body` with a capture of `paths` (its database path), a baseline fixture bidder, and
+    /// bad-upstream.py started with `arguments` as the candidate; stops both afterwards.
+    static func withHostileCandidate(
+        _ arguments: [String] = [], _ body: (_ db: String, _ baseline: RunningBidder, _ candidate: RunningBidder) throws -> Void
+    ) async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = dir + "/hostile.db"
-            try Self.capture(db)
+            try capture(db)
             let baseline = try RunningBidder(build: "baseline")
             defer { baseline.stop() }
-            let faulty = try RunningBidder.badUpstream()
-            defer { faulty.stop() }
+            let candidate = try RunningBidder.badUpstream(arguments)
+            defer { candidate.stop() }
+            try body(db, baseline, candidate)
+        }
+    }
+
+    @Test func everyFaultIsStoredWithItsKindWithinTheTimeoutAndMemoryStaysBounded() async throws {
+        try await Self.withHostileCandidate { db, baseline, faulty in
 
             // A request may take the connect timeout plus the timeout; only /stall and /trickle use
             // the timeout, every other request ends at once; 10 s more for starting on a busy machine.
@@ -135,14 +145,8 @@ import Testing
     }
 
     @Test func aTargetThatStopsListeningAfterTheCheckIsStoredAsRefusedForEveryRequest() async throws {
-        try await Harness.withTemporaryDirectory { dir in
-            let db = dir + "/refused.db"
-            try Self.capture(db)
-            let baseline = try RunningBidder(build: "baseline")
-            defer { baseline.stop() }
-            // Its one connection is the replayer's reachability check; every later connect is refused.
-            let gone = try RunningBidder.badUpstream(["--stop-listening-after", "1"])
-            defer { gone.stop() }
+        // Its one connection is the replayer's reachability check; every later connect is refused.
+        try await Self.withHostileCandidate(["--stop-listening-after", "1"]) { db, baseline, gone in
             let replay = try Harness.run(Harness.shadowdiff, [
                 "replay", "--db", db, "--baseline", baseline.url, "--candidate", gone.url, "--run", "refused",
                 "--concurrency", "1", "--timeout-ms", "\(Self.timeoutMs)", "--connect-timeout-ms", "\(Self.connectTimeoutMs)",
