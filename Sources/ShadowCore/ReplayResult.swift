@@ -8,10 +8,18 @@ public enum Side: String, Sendable, CaseIterable, Codable {
 
 /// Why a replayed request got no usable response.
 public enum ReplayErrorKind: String, Sendable, CaseIterable, Codable {
+    /// The connect was refused (nobody listens on the target's port).
     case connectionRefused = "connection_refused"
+    /// The target reset the connection (TCP RST), before or during its response.
     case connectionReset = "connection_reset"
+    /// The target closed the connection (FIN) before its response was complete: before any byte,
+    /// after the head, or part way through the body.
+    case incompleteResponse = "incomplete_response"
+    /// No complete response within the per-request timeout (or no connection within the connect timeout).
     case timeout = "timeout"
+    /// Bytes that cannot be framed as an HTTP/1.1 response.
     case invalidResponse = "invalid_response"
+    /// A body, declared or received, over the limit on response bodies.
     case bodyTooLarge = "body_too_large"
     case other = "other"
 }

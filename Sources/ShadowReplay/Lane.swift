@@ -17,8 +17,10 @@ struct LaneSettings: Sendable {
 /// All state is touched on `loop` only; other threads only call `loop.execute { lane.start(item) }`.
 /// A request is written to the sides back to back, in the item's order. When every side has
 /// answered or failed, the lane hands the record to the recorder and asks the board for its next
-/// item. A kept-alive connection that the server had closed while idle is retried once on a new
-/// connection; any other failure is the request's result.
+/// item. A kept-alive connection that the server had closed while idle (reset or closed before any
+/// response byte) is retried once on a new connection, within the same deadline, so a side gives a
+/// request at most the connect timeout plus the request timeout; any other failure is the request's
+/// result, and a failed connection is replaced for the next request.
 final class Lane: @unchecked Sendable {
     let loop: EventLoop
     private let settings: LaneSettings
@@ -46,7 +48,7 @@ final class Lane: @unchecked Sendable {
         intendedNs = item.dueNs ?? MonotonicClock.now()
         remaining = settings.targets.count
         starting = true
-        for side in item.order { send(side, retry: true) }
+        for side in item.order { send(side, retry: true, deadline: nil) }
         starting = false
         // Every side failed at once (refused on connect): finish on a fresh stack, not recursively.
         if remaining == 0 { loop.execute { self.finish() } }
@@ -58,16 +60,18 @@ final class Lane: @unchecked Sendable {
         connections = Array(repeating: nil, count: settings.targets.count)
     }
 
-    private func send(_ side: Int, retry: Bool) {
+    /// Writes the current request to `side`; `deadline` (set on a retry) is the first write's.
+    private func send(_ side: Int, retry: Bool, deadline: NIODeadline?) {
         guard let item = current else { return }
         if let connection = connections[side], connection.handler.isReusable {
+            let deadline = deadline ?? .now() + settings.timeout
             connection.handler.begin(
-                item.requests[side], kind: item.kind, maxBodyBytes: settings.maxBodyBytes, timeout: settings.timeout
+                item.requests[side], kind: item.kind, maxBodyBytes: settings.maxBodyBytes, deadline: deadline
             ) { [self] outcome in
-                // No response byte before the reset: the server had closed the kept-alive connection.
-                if retry && outcome.error == .connectionReset && outcome.firstByteNs == nil {
+                // No response byte before the reset or close: the server had closed the kept-alive connection.
+                if retry && outcome.firstByteNs == nil && (outcome.error == .connectionReset || outcome.error == .incompleteResponse) {
                     connections[side] = nil
-                    send(side, retry: false)
+                    send(side, retry: false, deadline: deadline)
                 } else {
                     complete(side, outcome)
                 }
@@ -76,6 +80,7 @@ final class Lane: @unchecked Sendable {
         }
         connections[side] = nil
         let handler = SideConnection()
+        let connecting = MonotonicClock.now()
         ClientBootstrap(group: loop)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(settings.connectTimeout)
@@ -87,11 +92,11 @@ final class Lane: @unchecked Sendable {
                 switch result {
                 case .success(let channel):
                     connections[side] = (channel, handler)
-                    send(side, retry: false)
+                    send(side, retry: false, deadline: deadline)
                 case .failure(let error):
                     complete(side, SideOutcome(
                         sentNs: MonotonicClock.now(), error: SideConnection.kind(of: error),
-                        message: "\(settings.targets[side].url): cannot connect: \(error)"))
+                        message: "\(settings.targets[side].url): cannot connect: \(error) (\(SideOutcome.milliseconds(since: connecting)) ms after the connect began)"))
                 }
             }
     }

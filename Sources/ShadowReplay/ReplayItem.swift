@@ -33,6 +33,12 @@ struct SideOutcome: Sendable {
     var body: ByteBuffer?
     var error: ReplayErrorKind?
     var message: String?
+
+    /// Monotonic time since `start`, in ms with one decimal, for failure messages.
+    static func milliseconds(since start: UInt64) -> String {
+        let tenths = (MonotonicClock.now() &- start) / 100_000
+        return "\(tenths / 10).\(tenths % 10)"
+    }
 }
 
 /// A request and what every side answered: what the recorder stores.

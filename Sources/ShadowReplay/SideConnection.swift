@@ -6,14 +6,17 @@ import ShadowHTTP1
 /// Reads the responses of one keep-alive connection to one target, one request at a time.
 ///
 /// Contract (all on the channel's event loop):
-/// - `begin` writes a request and arms its timeout; `onDone` is called exactly once with the
-///   outcome: a response (its head and de-chunked body, as received) or an error kind.
+/// - `begin` writes a request and arms a timer for its deadline, which bounds the whole response
+///   (not the time between bytes); `onDone` is called exactly once with the outcome: a response
+///   (its head and de-chunked body, as received) or an error kind, whose message says how long
+///   after the write the request was given up.
 /// - Framing is `HTTP1Framer`'s (strict RFC 9112): a response that cannot be framed is
-///   `invalid_response`; a body over `maxBodyBytes` is `body_too_large`; a close before the end
-///   is `connection_reset`; no complete response within the timeout is `timeout`. Interim 1xx
-///   responses are skipped.
+///   `invalid_response`; a body over `maxBodyBytes` is `body_too_large`, as soon as its head
+///   declares it or its received bytes pass the limit, so at most `maxBodyBytes` are held; a reset
+///   is `connection_reset`, a close (FIN) before the end `incomplete_response`; no complete
+///   response by the deadline is `timeout`. Interim 1xx responses are skipped.
 /// - After any failure, a `Connection: close`, or bytes nobody asked for, the connection is
-///   closed and `isReusable` turns false.
+///   closed (nothing more is read from it) and `isReusable` turns false.
 /// - Touched only on its channel's event loop (hence `@unchecked Sendable`).
 final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
@@ -42,7 +45,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func begin(
-        _ request: ByteBuffer, kind: HTTP1RequestKind, maxBodyBytes: Int, timeout: TimeAmount,
+        _ request: ByteBuffer, kind: HTTP1RequestKind, maxBodyBytes: Int, deadline: NIODeadline,
         onDone: @escaping (SideOutcome) -> Void
     ) {
         guard let context, isReusable, pending == nil else {
@@ -53,8 +56,8 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         var outcome = SideOutcome()
         outcome.sentNs = MonotonicClock.now()
         pending = Pending(outcome: outcome, maxBodyBytes: maxBodyBytes, timer: nil, onDone: onDone)
-        pending?.timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            fail(.timeout, "no complete response within \(timeout.nanoseconds / 1_000_000) ms")
+        pending?.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            fail(.timeout, "no complete response within the timeout")
         }
         context.writeAndFlush(NIOAny(request), promise: nil)
     }
@@ -86,6 +89,10 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
                 pending?.skippingInterim = true
                 return
             }
+            if case .length(let declared) = head.framing, let limit = pending?.maxBodyBytes, declared > limit {
+                fail(.bodyTooLarge, "response declares a body of \(declared) bytes, over the limit of \(limit)")
+                return
+            }
             pending?.outcome.status = head.status
             pending?.keepAlive = head.keepAlive
             var copy = context.channel.allocator.buffer(capacity: raw.readableBytes)
@@ -95,7 +102,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
             guard let limit = pending?.maxBodyBytes else { return }
             let have = pending?.body?.readableBytes ?? 0
             if have + chunk.readableBytes > limit {
-                fail(.bodyTooLarge, "response body exceeds \(limit) bytes")
+                fail(.bodyTooLarge, "response body exceeds the limit of \(limit) bytes")
                 return
             }
             if pending?.body == nil {
@@ -119,14 +126,14 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
             if framer.finish() == .endOfBody {
                 succeed()
             } else {
-                fail(.connectionReset, "connection closed before the response was complete")
+                fail(.incompleteResponse, "connection closed \(progress)")
             }
         }
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(SideConnection.kind(of: error), "\(error)")
+        fail(SideConnection.kind(of: error), "\(error) \(progress)")
     }
 
     private func succeed() {
@@ -148,8 +155,15 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         retire()
         done.timer?.cancel()
         done.outcome.error = kind
-        done.outcome.message = message
+        done.outcome.message = "\(message) (\(SideOutcome.milliseconds(since: done.outcome.sentNs)) ms after the write)"
         done.onDone(done.outcome)
+    }
+
+    /// How far the pending response had come, for a failure's message.
+    private var progress: String {
+        guard let pending, pending.outcome.firstByteNs != nil else { return "before any response byte" }
+        guard let status = pending.outcome.status else { return "within the response head" }
+        return "after a \(status) head and \(pending.body?.readableBytes ?? 0) body bytes"
     }
 
     /// Stops using the connection and closes it.

@@ -25,8 +25,9 @@ struct ReplayCommand: AsyncParsableCommand {
             --concurrency or --connections lanes). A request that finds no free lane at its due time is \
             sent late and counted: memory stays bounded however slow a target is.
 
-            Refused connections, resets, timeouts, invalid responses and oversized bodies are stored \
-            per request with their kind and the run goes on; a target that fails --max-failures \
+            Refused connections, resets, responses cut short by a close, timeouts, invalid responses \
+            and oversized bodies are stored per request with their kind, the connection is replaced, \
+            and the run goes on; a target that fails --max-failures \
             requests in a row ends the run (exit 3). Ctrl-C stops sending, waits for what is in \
             flight, and marks the run interrupted; --resume --run NAME continues it without sending \
             again what is stored. The run's whole configuration is stored with it.
@@ -81,13 +82,13 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Replay only this capture id (default: every capture).")
     var capture: Int64?
 
-    @Option(help: "Per-request timeout in milliseconds, from the write to the last response byte.")
+    @Option(help: "Per-request timeout in milliseconds, from the write to the last response byte (however slowly it trickles in).")
     var timeoutMs: Int = 2000
 
     @Option(help: "Connect timeout in milliseconds.")
     var connectTimeoutMs: Int = 1000
 
-    @Option(help: "Largest response body kept, in bytes; larger ones are stored as body_too_large.")
+    @Option(help: "Largest response body kept, in bytes; a larger one is not read further and is stored as body_too_large.")
     var maxBodyBytes: Int = 8 << 20
 
     @Option(help: ArgumentHelp("End the run when one target fails this many requests in a row.", valueName: "n"))

@@ -42,8 +42,11 @@ enum Harness {
         return process
     }
 
-    /// Runs an executable to completion, at most `timeout` seconds.
-    static func run(_ executable: String, _ arguments: [String], timeout: TimeInterval = 120) throws -> Output {
+    /// Runs an executable to completion, at most `timeout` seconds; `whileRunning` is called with
+    /// its pid every 10 ms until it exits.
+    static func run(
+        _ executable: String, _ arguments: [String], timeout: TimeInterval = 120, whileRunning: ((pid_t) -> Void)? = nil
+    ) throws -> Output {
         let process = process(executable, arguments)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -59,7 +62,7 @@ enum Harness {
                 group.leave()
             }
         }
-        if !reap(process, within: deadline.timeIntervalSinceNow) {
+        if !reap(process, within: deadline.timeIntervalSinceNow, whileRunning: whileRunning) {
             Issue.record("\(executable) \(arguments) ran longer than \(timeout) s")
         }
         group.wait()
@@ -70,13 +73,24 @@ enum Harness {
     /// Waits up to `timeout` seconds for `process` to exit, SIGKILLs it if it did not, and reaps it.
     /// Returns whether it exited by itself.
     @discardableResult
-    static func reap(_ process: Process, within timeout: TimeInterval) -> Bool {
+    static func reap(_ process: Process, within timeout: TimeInterval, whileRunning: ((pid_t) -> Void)? = nil) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
+        while process.isRunning && Date() < deadline {
+            whileRunning?(process.processIdentifier)
+            usleep(10_000)
+        }
         let exited = !process.isRunning
         if !exited { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return exited
+    }
+
+    /// The peak resident set size of a running process (VmHWM in /proc/PID/status), in KiB.
+    static func peakRSSKiB(of pid: pid_t) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return nil }
+        return line.split(whereSeparator: \.isWhitespace).dropFirst().first.flatMap { Int($0) }
     }
 
     static func shadowdiff(_ arguments: String...) throws -> Output {
@@ -141,9 +155,10 @@ final class RunningBidder {
         try self.init(executable: Harness.bidder, arguments: ["--build", build, "--port", "0"] + arguments)
     }
 
-    /// fixtures/bad-upstream.py: misbehaves by path (/garbage, /reset, /stall, /midway, /slow, /ok).
-    static func badUpstream() throws -> RunningBidder {
-        try RunningBidder(executable: "/usr/bin/python3", arguments: [Harness.root + "/fixtures/bad-upstream.py"])
+    /// fixtures/bad-upstream.py: misbehaves by path (/garbage, /reset, /stall, /midway, /trickle,
+    /// /big, ..., /ok; see the script). `arguments`: e.g. `--stop-listening-after 1`.
+    static func badUpstream(_ arguments: [String] = []) throws -> RunningBidder {
+        try RunningBidder(executable: "/usr/bin/python3", arguments: [Harness.root + "/fixtures/bad-upstream.py"] + arguments)
     }
 
     /// Starts `executable`, which must print `listening on HOST:PORT` as its first line.

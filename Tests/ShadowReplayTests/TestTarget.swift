@@ -10,7 +10,7 @@ import ShadowCore
 /// A loopback HTTP/1.1 target for replay tests, on raw bytes so that it can misbehave.
 ///
 /// Paths: `/stall` never answers; `/close` answers with `Connection: close`; `/slow/N` answers
-/// after N ms; `/garbage` sends bytes that are not HTTP; `/reset` closes without answering;
+/// after N ms; `/garbage` sends bytes that are not HTTP; `/reset` closes (FIN) without answering;
 /// `/big` sends a 64 KiB body; anything else echoes the body with `X-Host` and `X-Path`.
 final class TestTargetHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
