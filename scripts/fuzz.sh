@@ -4,6 +4,7 @@
 # usage: scripts/fuzz.sh [TARGET...]     (default: every target)
 #   FUZZ_SECONDS=N   seconds per target (default 60)
 #   FUZZ_RUNS=N      executions per target instead of a time (e.g. 10000000)
+#   FUZZ_FLAGS=...   more libFuzzer flags, e.g. -max_len=512
 #
 # Each target starts from its committed inputs in fixtures/fuzz/TARGET/ and grows a working corpus
 # in out/fuzz/corpus/TARGET/. A crash, trap, leak, timeout (10 s) or out-of-memory input is copied
@@ -31,7 +32,7 @@ for target in "${targets[@]}"; do
     mkdir -p "$corpus" "$artifacts" "fixtures/fuzz/$target"
     log=out/fuzz/$target.log
     echo "fuzz: $target (${budget[*]}), log: $log" >&2
-    SHADOWDIFF_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1 "$binary" "${budget[@]}" -timeout=10 -rss_limit_mb=2048 \
+    SHADOWDIFF_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=1 "$binary" "${budget[@]}" ${FUZZ_FLAGS:-} -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" "fixtures/fuzz/$target" 2>&1 |
         tee "$log" | grep --line-buffered -E "^#[0-9]+.*(pulse|REDUCE|NEW)" | awk 'NR % 20 == 1' >&2
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
