@@ -15,6 +15,24 @@ import Testing
         return out.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Runs `body` in a directory on a 1 MiB tmpfs (`mounted`), or, where this machine does not allow
+    /// mounting, in a plain temporary directory (the test then limits file sizes instead).
+    static func withSmallDisk(_ body: (_ mount: String, _ mounted: Bool) async throws -> Void) async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let mount = dir + "/small"
+            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
+            let mounted = try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).status == 0
+            defer { if mounted { _ = try? Harness.run("/bin/umount", [mount]) } }
+            try await body(mount, mounted)
+        }
+    }
+
+    /// Fills the disk under `mount` but for `room` bytes (`mount/filler`; remove it to make room).
+    static func fill(_ mount: String, leaving room: Int) throws {
+        let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as? Int)
+        _ = FileManager.default.createFile(atPath: mount + "/filler", contents: Data(count: max(0, free - room)))
+    }
+
     /// The database (and its -wal and -shm files while open) and every report are 0600, even with
     /// umask 000 and when the report files existed world-readable before.
     @Test func databasesAndReportsAreCreatedPrivate() async throws {
@@ -54,11 +72,7 @@ import Testing
     /// the database passes integrity_check; earlier captures and every exchange reported committed are
     /// intact; once there is room again the next capture works.
     @Test func diskFullDuringCaptureKeepsWhatWasCommitted() async throws {
-        try await Harness.withTemporaryDirectory { dir in
-            let mount = dir + "/small"
-            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-            let mounted = try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).status == 0
-            defer { if mounted { _ = try? Harness.run("/bin/umount", [mount]) } }
+        try await Self.withSmallDisk { mount, mounted in
             // Without the right to mount, a file size limit (prlimit) stands in for the full disk.
             let limit = mounted ? [] : ["/usr/bin/prlimit", "--fsize=700000"]
             let db = mount + "/shadow.db"
@@ -72,8 +86,7 @@ import Testing
             let before = try Self.sqlite(db, "SELECT count(*), sum(length(request_body)) FROM exchanges JOIN exchange_bodies ON exchange_id = id")
             if mounted {
                 // Leave less room than the next capture needs.
-                let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as? Int)
-                _ = FileManager.default.createFile(atPath: mount + "/filler", contents: Data(count: max(0, free - 160 << 10)))
+                try Self.fill(mount, leaving: 160 << 10)
             }
 
             let full = try capture()
@@ -119,22 +132,18 @@ import Testing
             #expect(try Data(contentsOf: URL(fileURLWithPath: db)) == before)
         }
     }
+
     /// Production comes first: the disk under a recording proxy fills up and every request is still
     /// forwarded and answered; the records that could not be stored are counted; on stop the proxy
     /// prints its summary, then one error line naming the file; the database keeps what was committed.
     @Test func aFullDiskUnderTheProxyNeverFailsProduction() async throws {
-        try await Harness.withTemporaryDirectory { dir in
-            let mount = dir + "/small"
-            try FileManager.default.createDirectory(atPath: mount, withIntermediateDirectories: true)
-            let mounted = try Harness.run("/bin/mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mount]).status == 0
-            defer { if mounted { _ = try? Harness.run("/bin/umount", [mount]) } }
+        try await Self.withSmallDisk { mount, mounted in
             let bidder = try RunningBidder(build: "baseline")
             defer { bidder.stop() }
             let db = mount + "/proxy.db"
             let (proxy, port) = try TeeCaptureTests.startTee(["proxy", "--upstream", bidder.url, "--db", db])
             if mounted {
-                let free = try #require(try FileManager.default.attributesOfFileSystem(forPath: mount)[.systemFreeSize] as? Int)
-                _ = FileManager.default.createFile(atPath: mount + "/filler", contents: Data(count: max(0, free - 96 << 10)))
+                try Self.fill(mount, leaving: 96 << 10)
             } else {
                 let size = try #require(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int)
                 let limited = try Harness.run("/usr/bin/prlimit", ["--pid", "\(proxy.process.processIdentifier)", "--fsize=\(size + 96 << 10)"])
@@ -144,7 +153,7 @@ import Testing
             let n = 600
             let codes = try TeeCaptureTests.curl(
                 Array(repeating: (url: "http://127.0.0.1:\(port)/openrtb2/auction", body: "@" + request, headers: ["Content-Type: application/json"]), count: n),
-                in: dir)
+                in: URL(fileURLWithPath: mount).deletingLastPathComponent().path)
             #expect(codes.count == n && codes.allSatisfy { $0 == "200" || $0 == "204" }, "every request answered: \(Set(codes))")
 
             let status = proxy.stop(SIGTERM)
