@@ -64,11 +64,24 @@ public struct JSONParser {
             return value
         }
 
+        /// A member name given twice keeps its last value (as `openRTBBids` reads it, and as most
+        /// decoders do) at its first place, so that an object never differs from itself.
         mutating func object(depth: Int) -> JSONValue? {
             var members: [(key: String, value: JSONValue)] = []
+            var positions: [String: Int] = [:]
             let complete = self.members(depth: depth) { cursor, name in
                 guard let key = cursor.decode(name), let value = cursor.value(depth: depth + 1) else { return false }
-                members.append((key, value))
+                if members.count < 8 {
+                    if let at = members.firstIndex(where: { $0.key == key }) { members[at].value = value } else { members.append((key, value)) }
+                    return true
+                }
+                if positions.isEmpty { for (i, member) in members.enumerated() { positions[member.key] = i } }
+                if let at = positions[key] {
+                    members[at].value = value
+                } else {
+                    positions[key] = members.count
+                    members.append((key, value))
+                }
                 return true
             }
             return complete ? .object(members) : nil

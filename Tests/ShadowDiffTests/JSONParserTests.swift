@@ -37,3 +37,21 @@ import Testing
         #expect(JSONValue.string("a\u{01}\"").preview() == #""a\u0001\"""#)
     }
 }
+
+/// Found by the json-diff fuzz target (fixtures/fuzz/json-diff/crash-f6c7…): a bid with its
+/// `impid` and `price` given twice differed from itself under the `json` rules.
+@Suite struct DuplicateMemberTests {
+    @Test(arguments: [3, 12])
+    func aMemberGivenTwiceKeepsItsLastValueAtItsFirstPlace(width: Int) throws {
+        let filler = (0..<width).map { "\"f\($0)\":\($0)" }.joined(separator: ",")
+        let text = "{\"impid\":\"5\",\(filler),\"price\":1.25,\"impid\":\"1\",\"price\":1.875}"
+        guard case .object(let members)? = JSONParser.parse(Array(text.utf8)) else {
+            Issue.record("not an object")
+            return
+        }
+        #expect(members.count == width + 2)
+        #expect(members.first?.key == "impid")
+        #expect(members.first?.value == JSONParser.parse(Array("\"1\"".utf8)))
+        #expect(members.last?.value == JSONParser.parse(Array("1.875".utf8)))
+    }
+}
