@@ -29,6 +29,7 @@ printf "%-16s %14s %10s %8s %s\n" target executions exec/s corpus result | tee "
 failed=0
 for target in "${targets[@]}"; do
     corpus=out/fuzz/corpus/$target artifacts=out/fuzz/artifacts/$target
+    rm -rf "$artifacts"  # findings of earlier runs were copied to fixtures/fuzz/ then
     mkdir -p "$corpus" "$artifacts" "fixtures/fuzz/$target"
     log=out/fuzz/$target.log
     echo "fuzz: $target (${budget[*]}), log: $log" >&2
