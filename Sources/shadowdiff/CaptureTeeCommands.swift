@@ -315,7 +315,9 @@ struct TeeRunner {
             failure = error
             stored = writer.committed
         }
-        let final = counters(server.tally, stored: stored)
+        var final = counters(server.tally, stored: stored)
+        // Records queued when the store failed were never written: they are lost, and counted so.
+        if failure != nil { final.add(.storeFailed, max(0, final["recorded"] - stored)) }
         var marked = true
         do {
             try database.finishCapture(
