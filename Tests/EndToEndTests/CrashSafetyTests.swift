@@ -19,10 +19,14 @@ import Testing
             try Harness.repeatedSample(rounds: 40).write(to: URL(fileURLWithPath: pcap))
             // Small transactions and frequent progress lines, so that kills fall between many commits.
             let flags = ["--batch-size", "50", "--progress-interval", "0.02"]
-            let started = Date()
-            let clean = try Harness.run(Harness.shadowdiff, ["capture", "--pcap", pcap, "--db", dir + "/clean.db"] + flags)
-            let cleanSeconds = Date().timeIntervalSince(started)
-            try #require(clean.status == 0, "\(clean.stderr)")
+            // The faster of two clean imports: a cold first run would put most kill moments after the end.
+            var cleanSeconds = Double.infinity
+            for name in ["clean", "clean-again"] {
+                let started = Date()
+                let clean = try Harness.run(Harness.shadowdiff, ["capture", "--pcap", pcap, "--db", dir + "/\(name).db"] + flags)
+                cleanSeconds = min(cleanSeconds, Date().timeIntervalSince(started))
+                try #require(clean.status == 0, "\(clean.stderr)")
+            }
             let expected = try Self.exchangeDigests(dir + "/clean.db")
             let expectedCounters = try Self.captureCounters(dir + "/clean.db")
             try #require(expected.count == 40 * 104)
@@ -30,7 +34,7 @@ import Testing
             var kills = 0, midway = 0, resumed = 0, rounds = 0, afterCommit = 0
             while kills < Self.kills {
                 rounds += 1
-                try #require(rounds <= 100, "the imports keep ending before their kill")
+                try #require(rounds <= 200, "the imports keep ending before their kill")
                 let db = dir + "/killed-\(rounds).db"
                 var resume = false
                 // One capture, killed and resumed until a session completes it.
@@ -41,7 +45,7 @@ import Testing
                         #expect(last.status == 0, "\(last.stderr)")
                         break
                     }
-                    let session = try KilledSession(command, after: .random(in: 0...(cleanSeconds * 1.2), using: &clock))
+                    let session = try KilledSession(command, after: .random(in: 0...(cleanSeconds * 0.9), using: &clock))
                     guard session.wasKilled else {
                         try #require(session.status == 0, "\(session.stderr)")
                         break
