@@ -14,6 +14,9 @@ public struct RequestFilter: Sendable, Codable, Equatable {
         self.excludedPathPrefixes = excludedPathPrefixes
     }
 
+    /// Whether it admits every request.
+    public var admitsAll: Bool { methods.isEmpty && pathPrefixes.isEmpty && excludedPathPrefixes.isEmpty }
+
     public func admits(method: String, path: Substring) -> Bool {
         if !methods.isEmpty && !methods.contains(method.uppercased()) { return false }
         if !pathPrefixes.isEmpty && !pathPrefixes.contains(where: { path.hasPrefix($0) }) { return false }

@@ -96,6 +96,34 @@ public struct HTTP1Head: Sendable {
         return parsed.map { ($0, fields) }
     }
 
+    /// The head's fields in the store's text form, `Name: value` lines joined by CRLF (what
+    /// `[HeaderField].wireText` makes of `fields(of:isRequest:)`), built in one pass without a
+    /// string per field. Values of fields named in `redacting` (lower-case names) become
+    /// `replacement`; `redacted` counts them. Nil when the head does not parse.
+    public static func storedFieldText(
+        of head: ByteBuffer, isRequest: Bool, redacting: [[UInt8]] = [], replacement: [UInt8] = []
+    ) -> (head: HTTP1Head, text: [UInt8], redacted: Int)? {
+        var text: [UInt8] = []
+        text.reserveCapacity(head.readableBytes)
+        var redacted = 0
+        let parsed: HTTP1Head? = head.withUnsafeReadableBytes { bytes in
+            try? parse(bytes, role: isRequest ? .request(kind: .other) : .response(answering: .other)) { name, value in
+                if !text.isEmpty { text.append(contentsOf: [cr, lf]) }
+                text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[name]))
+                text.append(contentsOf: [colon, sp])
+                if !redacting.isEmpty && redacting.contains(where: { equalsLowercase(bytes, name, $0) }) {
+                    redacted += 1
+                    text.append(contentsOf: replacement)
+                } else {
+                    text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[value]))
+                }
+            }
+        }
+        // Obs-text in a value: stored repaired, as `String(decoding:as:)` would per field.
+        if text.contains(where: { $0 >= 0x80 }) { text = Array(String(decoding: text, as: UTF8.self).utf8) }
+        return parsed.map { ($0, text, redacted) }
+    }
+
     /// The first value of field `name` (case-insensitive), or nil.
     public static func value(of name: String, in head: ByteBuffer) -> String? {
         let wanted = Array(name.lowercased().utf8)
@@ -308,13 +336,24 @@ public struct HTTP1Head: Sendable {
     private static func parseContentLength(_ bytes: UnsafeRawBufferPointer, _ value: Range<Int>) throws(HTTP1FramingError) -> Int {
         // A list of identical values ("5, 5") is one length (RFC 9110 §8.6).
         var result: Int?
-        for token in tokens(Array(bytes[value])) {
-            guard !token.isEmpty, token.count <= 18, token.allSatisfy({ $0 &- UInt8(ascii: "0") < 10 }) else {
-                throw .malformed("invalid Content-Length")
+        var start = value.lowerBound
+        while true {
+            var end = start
+            while end < value.upperBound && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var first = start, last = end
+            while first < last && (bytes[first] == sp || bytes[first] == ht) { first += 1 }
+            while last > first && (bytes[last - 1] == sp || bytes[last - 1] == ht) { last -= 1 }
+            guard first < last, last - first <= 18 else { throw .malformed("invalid Content-Length") }
+            var length = 0
+            for i in first..<last {
+                let digit = bytes[i] &- UInt8(ascii: "0")
+                guard digit < 10 else { throw .malformed("invalid Content-Length") }
+                length = length * 10 + Int(digit)
             }
-            let length = token.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
             if let result, result != length { throw .malformed("differing Content-Length values") }
             result = length
+            guard end < value.upperBound else { break }
+            start = end + 1
         }
         guard let result else { throw .malformed("invalid Content-Length") }
         return result

@@ -13,8 +13,9 @@ public final class ExchangeWriter {
     private let database: ShadowDatabase
     private let captureID: Int64
     private let batchSize: Int
-    private var pending: [[CapturedExchange]] = []
-    private var pendingCount = 0
+    /// The batches appended as `CapturedExchange`s, handed back by `flush`.
+    private var pendingBatches: [[CapturedExchange]] = []
+    private var pending: [EncodedExchange] = []
     private var scratch = SQLiteBinder()
     public private(set) var committed: Int64 = 0
 
@@ -28,18 +29,24 @@ public final class ExchangeWriter {
         try append(contentsOf: [exchange])
     }
 
-    /// Takes a whole batch as it is (no per-exchange copy); commits once `batchSize` are pending
-    /// and then returns the batches written (see `flush`).
+    /// Takes a whole batch (bodies shared, not copied); commits once `batchSize` are pending and
+    /// then returns the batches written (see `flush`).
     @discardableResult
     public func append(contentsOf exchanges: [CapturedExchange]) throws -> [[CapturedExchange]] {
         guard !exchanges.isEmpty else { return [] }
-        pending.append(exchanges)
-        pendingCount += exchanges.count
-        return pendingCount >= batchSize ? try flush() : []
+        pendingBatches.append(exchanges)
+        pending.append(contentsOf: exchanges.lazy.map(EncodedExchange.init))
+        return pending.count >= batchSize ? try flush() : []
     }
 
-    /// Commits everything pending in one transaction; returns the batches written, so that the
-    /// caller may choose the thread that frees them.
+    /// Takes exchanges already encoded; commits once `batchSize` are pending.
+    public func append(encoded exchanges: [EncodedExchange]) throws {
+        pending.append(contentsOf: exchanges)
+        if pending.count >= batchSize { try flush() }
+    }
+
+    /// Commits everything pending in one transaction; returns the batches of `CapturedExchange`s
+    /// written, so that the caller may choose the thread that frees them.
     @discardableResult
     public func flush() throws -> [[CapturedExchange]] {
         guard !pending.isEmpty else { return [] }
@@ -55,7 +62,7 @@ public final class ExchangeWriter {
                 INSERT INTO exchange_bodies (exchange_id, request_version, request_headers, request_body,
                     prod_headers, prod_body) VALUES (?, ?, ?, ?, ?, ?)
                 """).sqliteStatement
-            for e in pending.joined() {
+            for e in pending {
                 binder.begin(meta)
                 binder.bind(captureID)
                 binder.bind(e.captureTimeNs)
@@ -63,9 +70,9 @@ public final class ExchangeWriter {
                 binder.bind(e.client)
                 binder.bind(e.server)
                 binder.bind(e.wireProtocol.rawValue)
-                binder.bind(e.request.method)
-                binder.bind(e.request.target)
-                binder.bind(Int64(e.request.body.count))
+                binder.bind(e.method)
+                binder.bind(e.target)
+                binder.bind(Int64(e.requestBody.count))
                 binder.bind(e.response.map { Int64($0.status) })
                 binder.bind(e.productionLatencyNs)
                 binder.bind(e.response.map { Int64($0.body.count) })
@@ -74,11 +81,11 @@ public final class ExchangeWriter {
 
                 binder.begin(bodies)
                 binder.bind(db.lastInsertedRowID)
-                binder.bind(e.request.version)
-                binder.bindHeaders(e.request.headers)
-                binder.bindBlob(e.request.body)
+                binder.bind(e.version)
+                binder.bindText(e.requestHeaderText)
+                binder.bindBlob(e.requestBody)
                 if let response = e.response {
-                    binder.bindHeaders(response.headers)
+                    binder.bindText(response.headerText)
                     binder.bindBlob(response.body)
                 } else {
                     binder.bind(nil as Int64?)
@@ -88,10 +95,10 @@ public final class ExchangeWriter {
             }
         }
         scratch = binder
-        committed += Int64(pendingCount)
-        let written = pending
+        committed += Int64(pending.count)
         pending.removeAll(keepingCapacity: true)
-        pendingCount = 0
+        let written = pendingBatches
+        pendingBatches.removeAll(keepingCapacity: true)
         return written
     }
 }
@@ -100,7 +107,6 @@ public final class ExchangeWriter {
 struct SQLiteBinder {
     private var statement: OpaquePointer?
     private var index: Int32 = 0
-    private var headerBytes: [UInt8] = []
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     mutating func begin(_ statement: OpaquePointer) {
@@ -139,17 +145,10 @@ struct SQLiteBinder {
         }
     }
 
-    /// Headers in the store's text form, `Name: value` lines joined by CRLF (`[HeaderField].wireText`).
-    mutating func bindHeaders(_ headers: [HeaderField]) {
+    /// Text already UTF-8 encoded (an empty array is an empty string, not NULL).
+    mutating func bindText(_ utf8: [UInt8]) {
         index += 1
-        headerBytes.removeAll(keepingCapacity: true)
-        for (i, field) in headers.enumerated() {
-            if i > 0 { headerBytes.append(contentsOf: [13, 10]) }
-            headerBytes.append(contentsOf: field.name.utf8)
-            headerBytes.append(contentsOf: [58, 32])
-            headerBytes.append(contentsOf: field.value.utf8)
-        }
-        headerBytes.withUnsafeBytes { bindText($0) }
+        utf8.withUnsafeBytes { bindText($0) }
     }
 
     func step(_ db: Database) throws {

@@ -17,7 +17,7 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     /// Queued work: exchanges ready to write, or one whose record is built on this thread.
     private enum Work {
         case exchanges([CapturedExchange])
-        case deferred(@Sendable () -> CapturedExchange?)
+        case deferred(@Sendable () -> EncodedExchange?)
     }
 
     private let queue: BoundedQueue<Work>
@@ -77,7 +77,7 @@ public final class ExchangeWriterThread: @unchecked Sendable {
     /// Queues an exchange charged `cost` bytes if there is room, never waiting; callable from any
     /// thread. `build` makes it on the writer thread (so that parsing leaves the producer's thread),
     /// and may return nil to skip it.
-    public func offer(cost: Int, building build: @escaping @Sendable () -> CapturedExchange?) -> OfferResult {
+    public func offer(cost: Int, building build: @escaping @Sendable () -> EncodedExchange?) -> OfferResult {
         if queue.offer(.deferred(build), cost: cost) { return .queued }
         return queue.isClosed ? .closed : .queueFull
     }
@@ -111,17 +111,13 @@ public final class ExchangeWriterThread: @unchecked Sendable {
             while true {
                 if case .eventLoops(let pollInterval) = producer {
                     let work = queue.popAll()
-                    if !(try writer.append(contentsOf: Self.exchanges(in: work))).isEmpty { lastCommit = Date() }
+                    if try write(work) { lastCommit = Date() }
                     if work.isEmpty {
                         if queue.isClosedAndEmpty { break }
                         Thread.sleep(forTimeInterval: pollInterval)
                     }
                 } else if let work = queue.pop(timeout: commitInterval) {
-                    let written = try writer.append(contentsOf: Self.exchanges(in: [work]))
-                    if !written.isEmpty {
-                        hand(written)
-                        lastCommit = Date()
-                    }
+                    if try write([work]) { lastCommit = Date() }
                 } else if queue.isClosedAndEmpty {
                     break
                 }
@@ -142,17 +138,22 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         }
     }
 
-    private static func exchanges(in work: [Work]) -> [CapturedExchange] {
-        if work.count == 1, case .exchanges(let batch) = work[0] { return batch }
-        var exchanges: [CapturedExchange] = []
-        exchanges.reserveCapacity(work.count)
+    /// Hands `work` to the writer in order; whether that committed a batch.
+    private func write(_ work: [Work]) throws -> Bool {
+        let before = writer.committed
+        var built: [EncodedExchange] = []
         for item in work {
             switch item {
-            case .exchanges(let batch): exchanges.append(contentsOf: batch)
-            case .deferred(let build): if let exchange = build() { exchanges.append(exchange) }
+            case .exchanges(let batch):
+                try writer.append(encoded: built)
+                built.removeAll()
+                hand(try writer.append(contentsOf: batch))
+            case .deferred(let build):
+                if let exchange = build() { built.append(exchange) }
             }
         }
-        return exchanges
+        try writer.append(encoded: built)
+        return writer.committed != before
     }
 
     private func hand(_ written: [[CapturedExchange]]) {

@@ -1,4 +1,6 @@
+import NIOCore
 import ShadowCore
+import ShadowHTTP1
 
 /// Which forwarded requests are recorded, and what is hidden in the record.
 ///
@@ -20,15 +22,19 @@ public struct RecordingPolicy: Sendable {
     /// Which methods and paths are recorded.
     public var filter = RequestFilter()
     /// Lower-case names of headers whose values are replaced by `redactedValue` in the record.
-    public var redactedHeaders: Set<String> = []
+    public var redactedHeaders: Set<String> = [] {
+        didSet { redactedNames = redactedHeaders.map { Array($0.lowercased().utf8) } }
+    }
     public static let redactedValue = "[redacted]"
+    private var redactedNames: [[UInt8]] = []
+    private static let redactedValueBytes = Array(redactedValue.utf8)
 
     public init() {}
 
     /// Why a request is not recorded, or nil when it is.
     /// `header` looks a request header up by name, case-insensitively.
     public func exclusion(method: String, target: String, header: (String) -> String?, connectionKey: String) -> DropReason? {
-        guard filter.admits(method: method, path: RecordedRequest.path(of: target)) else { return .filteredOut }
+        guard filter.admitsAll || filter.admits(method: method, path: RecordedRequest.path(of: target)) else { return .filteredOut }
         guard samplePercent < 100 else { return nil }
         var key = connectionKey
         if case .header(let name) = sampleKey, let value = header(name) { key = value }
@@ -40,15 +46,9 @@ public struct RecordingPolicy: Sendable {
         StableSample.includes(key, percent: samplePercent)
     }
 
-    /// `headers` with redacted values, and how many were redacted.
-    public func redact(_ headers: [HeaderField]) -> ([HeaderField], Int) {
-        guard !redactedHeaders.isEmpty else { return (headers, 0) }
-        var redacted = 0
-        let result = headers.map { field in
-            guard redactedHeaders.contains(field.name.lowercased()) else { return field }
-            redacted += 1
-            return HeaderField(field.name, Self.redactedValue)
-        }
-        return (result, redacted)
+    /// A raw head's start line, and its fields in the store's text form with redacted values,
+    /// with how many were redacted; nil when it does not parse.
+    public func storedFields(of head: ByteBuffer, isRequest: Bool) -> (head: HTTP1Head, text: [UInt8], redacted: Int)? {
+        HTTP1Head.storedFieldText(of: head, isRequest: isRequest, redacting: redactedNames, replacement: Self.redactedValueBytes)
     }
 }

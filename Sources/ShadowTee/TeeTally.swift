@@ -88,7 +88,7 @@ public protocol ExchangeRecorder: Sendable {
     /// Takes an exchange, charged `cost` bytes, if it can at once; `build` makes its record later, on
     /// the recorder's own thread (nil: not recordable, already counted). Otherwise returns why it
     /// was not taken (`record_queue_full`, `store_failed`).
-    func record(cost: Int, build: @escaping @Sendable () -> CapturedExchange?) -> DropReason?
+    func record(cost: Int, build: @escaping @Sendable () -> EncodedExchange?) -> DropReason?
 }
 
 /// What a tee keeps of one exchange: raw heads and bodies, parsed into a `CapturedExchange` only
@@ -124,31 +124,28 @@ struct TeeRecord: Sendable {
 
     /// The exchange as stored, with the policy's redactions (counted); nil (counted) when a head
     /// does not parse, which the tee's framing has already ruled out.
-    func exchange(policy: RecordingPolicy, tally: TeeTally) -> CapturedExchange? {
-        guard let (head, fields) = HTTP1Head.fields(of: requestHead, isRequest: true) else {
+    func exchange(policy: RecordingPolicy, tally: TeeTally) -> EncodedExchange? {
+        guard let request = policy.storedFields(of: requestHead, isRequest: true) else {
             tally.add(.unparsableRequest)
             return nil
         }
-        let (requestFields, redactedInRequest) = policy.redact(fields)
-        var response: RecordedResponse?
-        var redacted = redactedInRequest
+        var response: EncodedExchange.Response?
+        var redacted = request.redacted
         if let responseHead {
-            guard let (responseStart, responseFields) = HTTP1Head.fields(of: responseHead, isRequest: false) else {
+            guard let parsed = policy.storedFields(of: responseHead, isRequest: false) else {
                 tally.add(.unparsableResponse)
                 return nil
             }
-            let (headers, redactedInResponse) = policy.redact(responseFields)
-            redacted += redactedInResponse
-            response = RecordedResponse(
-                status: responseStart.status, headers: headers,
+            redacted += parsed.redacted
+            response = EncodedExchange.Response(
+                status: parsed.head.status, headerText: parsed.text,
                 body: responseBody.map { Array($0.readableBytesView) } ?? [])
         }
         if redacted > 0 { tally.add("redacted_headers", Int64(redacted)) }
-        return CapturedExchange(
+        return EncodedExchange(
             captureTimeNs: wallClockNs, connection: connection, client: client, server: server,
-            request: RecordedRequest(
-                method: head.method, target: target ?? head.target, version: head.version, headers: requestFields,
-                body: Array(requestBody.readableBytesView)),
+            method: request.head.method, target: target ?? request.head.target, version: request.head.version,
+            requestHeaderText: request.text, requestBody: Array(requestBody.readableBytesView),
             response: response, productionLatencyNs: latencyNs.map { Int64($0) }, productionError: error)
     }
 }

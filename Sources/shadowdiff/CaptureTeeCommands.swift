@@ -246,7 +246,7 @@ extension TimeAmount {
 struct StoreRecorder: ExchangeRecorder {
     let writer: ExchangeWriterThread
 
-    func record(cost: Int, build: @escaping @Sendable () -> CapturedExchange?) -> DropReason? {
+    func record(cost: Int, build: @escaping @Sendable () -> EncodedExchange?) -> DropReason? {
         switch writer.offer(cost: cost, building: build) {
         case .queued: nil
         case .queueFull: .recordQueueFull

@@ -184,4 +184,36 @@ private func frame(
         #expect(HTTP1Head.value(of: "x-request-ID", in: head) == "r-1")
         #expect(HTTP1Head.value(of: "Cookie", in: head) == nil)
     }
+
+    @Test func storedFieldTextIsTheWireTextOfTheFields() throws {
+        let heads = [
+            "POST /x HTTP/1.1\r\nHost: a\r\nX-Request-ID:  r-1 \r\nx-request-id:r-2\r\nEmpty:\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Obs: caf\u{E9}\r\n\r\n",
+            "HTTP/1.0 204 No Content\r\n\r\n",
+        ]
+        for text in heads {
+            let isRequest = !text.hasPrefix("HTTP/")
+            let head = ByteBuffer(string: text)
+            let (_, fields) = try #require(HTTP1Head.fields(of: head, isRequest: isRequest))
+            let stored = try #require(HTTP1Head.storedFieldText(of: head, isRequest: isRequest))
+            #expect(String(decoding: stored.text, as: UTF8.self) == fields.wireText, "\(text)")
+            #expect(stored.redacted == 0)
+        }
+        // Obs-text that is not UTF-8 is stored repaired, as the field strings would hold it.
+        var latin1 = ByteBuffer(string: "GET / HTTP/1.1\r\nX-Name: caf")
+        latin1.writeBytes([0xE9, 0x0D, 0x0A, 0x0D, 0x0A])
+        let (_, fields) = try #require(HTTP1Head.fields(of: latin1, isRequest: true))
+        let stored = try #require(HTTP1Head.storedFieldText(of: latin1, isRequest: true))
+        #expect(stored.text == Array(fields.wireText.utf8))
+        #expect(fields.wireText == "X-Name: caf\u{FFFD}")
+        #expect(HTTP1Head.storedFieldText(of: ByteBuffer(string: "GET / HTTP/1.1\r\nbad line\r\n\r\n"), isRequest: true) == nil)
+    }
+
+    @Test func storedFieldTextRedactsNamedFieldsCaseInsensitively() throws {
+        let head = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer x\r\nCOOKIE: s=1\r\nCookie: t=2\r\n\r\n")
+        let stored = try #require(HTTP1Head.storedFieldText(
+            of: head, isRequest: true, redacting: [Array("authorization".utf8), Array("cookie".utf8)], replacement: Array("[r]".utf8)))
+        #expect(stored.redacted == 3)
+        #expect(String(decoding: stored.text, as: UTF8.self) == "Host: a\r\nAuthorization: [r]\r\nCOOKIE: [r]\r\nCookie: [r]")
+    }
 }

@@ -98,6 +98,6 @@ private final class BlockingBox<Value>: @unchecked Sendable {
 extension ExchangeWriterThread {
     /// Offers an exchange already built, charged as `submit` charges it.
     fileprivate func offer(_ exchange: CapturedExchange) -> OfferResult {
-        offer(cost: Self.cost(of: exchange)) { exchange }
+        offer(cost: Self.cost(of: exchange)) { EncodedExchange(exchange) }
     }
 }
