@@ -11,21 +11,27 @@ public struct RunInfo: Sendable {
     public var config: String
     public var startedAt: String
     public var finishedAt: String?
+    /// `running`, `complete`, `failed`, or `interrupted` (stopped early, or its process ended
+    /// without finishing it, e.g. killed).
     public var status: String
     public var counters: Counters
 }
 
 extension ShadowDatabase {
-    /// Creates a run; a name already used in this database is refused.
+    /// Creates a run owned by this process; a name already used in this database is refused.
     public func createRun(name: String, captureID: Int64?, config: String) throws -> RunInfo {
-        try write { db in
+        let owner = ProcessIdentity.current
+        return try write { db in
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM runs WHERE name = ?", arguments: [name]) == true {
                 throw ShadowError.invalidArgument(flag: "--run", detail: "a run named '\(name)' already exists in \(path)")
             }
             let startedAt = Self.now()
             try db.execute(
-                sql: "INSERT INTO runs (name, capture_id, config, started_at, status) VALUES (?, ?, ?, ?, 'running')",
-                arguments: [name, captureID, config, startedAt])
+                sql: """
+                    INSERT INTO runs (name, capture_id, config, started_at, status, pid, process_start)
+                    VALUES (?, ?, ?, ?, 'running', ?, ?)
+                    """,
+                arguments: [name, captureID, config, startedAt, owner?.pid, owner?.start])
             return RunInfo(
                 id: db.lastInsertedRowID, name: name, captureID: captureID, config: config, startedAt: startedAt,
                 finishedAt: nil, status: "running", counters: Counters())
@@ -47,9 +53,13 @@ extension ShadowDatabase {
                 ?? Row.fetchOne(db, sql: "SELECT * FROM runs ORDER BY id DESC LIMIT 1")
             guard let row else { return nil }
             let id: Int64 = row["id"]
+            var status: String = row["status"]
+            if status == "running" && ProcessIdentity.hasEnded(pid: row["pid"], start: row["process_start"]) {
+                status = "interrupted"
+            }
             return RunInfo(
                 id: id, name: row["name"], captureID: row["capture_id"], config: row["config"],
-                startedAt: row["started_at"], finishedAt: row["finished_at"], status: row["status"],
+                startedAt: row["started_at"], finishedAt: row["finished_at"], status: status,
                 counters: try Self.counters(db, table: "run_counters", key: "run_id", id: id))
         }
         guard let found else { throw ShadowError.unknownRun(path: path, run: name ?? "(latest)") }
@@ -217,10 +227,23 @@ extension ShadowDatabase {
         }
     }
 
-    /// Marks a run as running again (`replay --resume`).
+    /// Makes this process the owner of run `id` again (`replay --resume`). Refused, changing
+    /// nothing, while another live process is replaying it.
     public func reopenRun(id: Int64) throws {
+        let owner = ProcessIdentity.current
         try write { db in
-            try db.execute(sql: "UPDATE runs SET finished_at = NULL, status = 'running' WHERE id = ?", arguments: [id])
+            guard let row = try Row.fetchOne(db, sql: "SELECT name, status, pid, process_start FROM runs WHERE id = ?", arguments: [id])
+            else { throw ShadowError.unknownRun(path: path, run: "#\(id)") }
+            let pid: Int64? = row["pid"]
+            if row["status"] == "running", let pid, pid != owner?.pid,
+               !ProcessIdentity.hasEnded(pid: pid, start: row["process_start"]) {
+                let name: String = row["name"]
+                throw ShadowError.invalidArgument(
+                    flag: "--resume", detail: "run '\(name)' in \(path) is still being replayed by pid \(pid); stop that replay first")
+            }
+            try db.execute(
+                sql: "UPDATE runs SET finished_at = NULL, status = 'running', pid = ?, process_start = ? WHERE id = ?",
+                arguments: [owner?.pid, owner?.start, id])
         }
     }
 }

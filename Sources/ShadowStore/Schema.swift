@@ -6,7 +6,7 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 5
+    static let version = 6
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -35,8 +35,19 @@ enum Schema {
             try db.execute(sql: v5ResumableCaptures)
             try db.execute(sql: "PRAGMA user_version = 5")
         }
+        // v6: a run records the process replaying it, like a capture, so that one left running by a
+        // killed replay is listed interrupted and `replay --resume` never continues a live one.
+        migrator.registerMigration("v6") { db in
+            try db.execute(sql: v6RunOwners)
+            try db.execute(sql: "PRAGMA user_version = 6")
+        }
         return migrator
     }
+
+    private static let v6RunOwners = """
+        ALTER TABLE runs ADD COLUMN pid INTEGER;         -- the process replaying the run
+        ALTER TABLE runs ADD COLUMN process_start TEXT;  -- as captures.process_start
+        """
 
     private static let v5ResumableCaptures = """
         ALTER TABLE captures ADD COLUMN pid INTEGER;         -- the process writing the capture

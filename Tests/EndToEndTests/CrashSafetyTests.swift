@@ -160,6 +160,11 @@ import Testing
                 }
                 kills += 1
                 try Self.expectIntact(db, "replay kill \(kills)")
+                if try status(run) == "running" {
+                    let listed = try Harness.shadowdiff("runs", "--db", db).stdout
+                    let line = listed.split(separator: "\n").first { $0.hasPrefix(run + " ") }
+                    #expect(line?.contains(" interrupted ") == true, "replay kill \(kills): a killed run is listed interrupted: \(listed)")
+                }
                 let stored = try Self.int(db, """
                     SELECT count(*) FROM (SELECT DISTINCT pass, exchange_id FROM results r JOIN runs ON runs.id = r.run_id
                                           WHERE runs.name = '\(run)')

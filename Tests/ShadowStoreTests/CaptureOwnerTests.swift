@@ -63,4 +63,36 @@ import Testing
             }
         }
     }
+
+    @Test func aRunWhoseProcessEndedIsListedInterruptedAndALiveOneIsNotReopened() throws {
+        try withTemporaryDirectory { dir in
+            let db = try ShadowDatabase(path: dir + "/t.db", mode: .createIfMissing)
+            let killed = try db.createRun(name: "killed", captureID: nil, config: "{}")
+            let live = try db.createRun(name: "live", captureID: nil, config: "{}")
+            let ended = try endedPid()
+            let sleeper = Process()
+            sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+            sleeper.arguments = ["30"]
+            try sleeper.run()
+            // SIGKILL: the test runner's children inherit its blocked signals, SIGTERM included.
+            defer { kill(sleeper.processIdentifier, SIGKILL); sleeper.waitUntilExit() }
+            let other = try #require(ProcessIdentity.of(pid: Int64(sleeper.processIdentifier)))
+            try db.pool.write { db in
+                try db.execute(sql: "UPDATE runs SET pid = ? WHERE id = ?", arguments: [ended, killed.id])
+                try db.execute(sql: "UPDATE runs SET pid = ?, process_start = ? WHERE id = ?", arguments: [other.pid, other.start, live.id])
+            }
+            #expect(try db.runs().map(\.status) == ["interrupted", "running"])
+
+            #expect(throws: ShadowError.invalidArgument(
+                flag: "--resume", detail: "run 'live' in \(db.path) is still being replayed by pid \(other.pid); stop that replay first")) {
+                try db.reopenRun(id: live.id)
+            }
+            #expect(try db.run(named: "live").status == "running", "a refused reopen changes nothing")
+
+            try db.reopenRun(id: killed.id)
+            let row = try db.pool.read { try Row.fetchOne($0, sql: "SELECT status, pid FROM runs WHERE id = ?", arguments: [killed.id]) }
+            #expect(row?["status"] == "running" && row?["pid"] == Int64(getpid()))
+            #expect(try db.run(named: "killed").status == "running")
+        }
+    }
 }
