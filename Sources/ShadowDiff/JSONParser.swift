@@ -364,9 +364,40 @@ extension JSONParser {
             member.bytes.count == name.utf8CodeUnitCount
                 && member.bytes.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
         }
-        func text(_ value: JSONValue?) -> String? { value.map { $0.stringValue ?? $0.preview() } }
-        func texts(_ value: JSONValue?) -> [String] {
-            (value?.arrayValue ?? []).map { $0.stringValue ?? $0.preview() }.sorted()
+        /// A string's text, or any other value's compact JSON; nil on a syntax error.
+        func text(_ c: inout Cursor, depth: Int) -> String? {
+            if c.current == UInt8(ascii: "\"") { return c.string() }
+            return c.value(depth: depth).map { $0.stringValue ?? $0.preview() }
+        }
+        /// A string's text, nil for any other value (`ok` false on a syntax error).
+        func string(_ c: inout Cursor, depth: Int) -> (ok: Bool, text: String?) {
+            if c.current == UInt8(ascii: "\"") {
+                let s = c.string()
+                return (s != nil, s)
+            }
+            return (c.value(depth: depth) != nil, nil)
+        }
+        /// An array's elements as `text` reads them, sorted; [] for any other value; nil on a syntax error.
+        func texts(_ c: inout Cursor, depth: Int) -> [String]? {
+            guard c.current == UInt8(ascii: "[") else { return c.value(depth: depth) == nil ? nil : [] }
+            var out: [String] = []
+            let ok = c.elements(depth: depth) { c in
+                guard let element = text(&c, depth: depth + 1) else { return false }
+                out.append(element)
+                return true
+            }
+            return ok ? out.sorted() : nil
+        }
+        enum BidField { case impid, price, crid, adomain, dealid, cat, attr }
+        func bidField(_ key: Cursor.MemberName) -> BidField? {
+            switch key.bytes.count {
+            case 3: return named(key, "cat") ? .cat : nil
+            case 4: return named(key, "crid") ? .crid : (named(key, "attr") ? .attr : nil)
+            case 5: return named(key, "impid") ? .impid : (named(key, "price") ? .price : nil)
+            case 6: return named(key, "dealid") ? .dealid : nil
+            case 7: return named(key, "adomain") ? .adomain : nil
+            default: return nil
+            }
         }
         struct Partial {
             var impid: String?
@@ -407,17 +438,25 @@ extension JSONParser {
                         return c.elements(depth: 3) { c in
                             var bid = Partial()
                             let done = c.members(depth: 4) { c, key in
-                                let fields: [StaticString] = ["impid", "price", "crid", "adomain", "dealid", "cat", "attr"]
-                                guard let field = fields.firstIndex(where: { named(key, $0) }) else { return nil }
-                                guard let value = c.value(depth: 5) else { return false }
+                                guard let field = bidField(key) else { return nil }
                                 switch field {
-                                case 0: bid.impid = text(value)
-                                case 1: bid.price = value.numberValue ?? 0
-                                case 2: bid.crid = value.stringValue
-                                case 3: bid.adomain = texts(value)
-                                case 4: bid.dealid = value.stringValue
-                                case 5: bid.cat = texts(value)
-                                default: bid.attr = texts(value)
+                                case .impid:
+                                    guard let value = text(&c, depth: 5) else { return false }
+                                    bid.impid = value
+                                case .price:
+                                    guard let value = c.value(depth: 5) else { return false }
+                                    bid.price = value.numberValue ?? 0
+                                case .crid, .dealid:
+                                    let (ok, value) = string(&c, depth: 5)
+                                    guard ok else { return false }
+                                    if field == .crid { bid.crid = value } else { bid.dealid = value }
+                                case .adomain, .cat, .attr:
+                                    guard let values = texts(&c, depth: 5) else { return false }
+                                    switch field {
+                                    case .adomain: bid.adomain = values
+                                    case .cat: bid.cat = values
+                                    default: bid.attr = values
+                                    }
                                 }
                                 return true
                             }
