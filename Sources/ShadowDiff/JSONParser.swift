@@ -423,7 +423,7 @@ extension JSONParser {
     static func openRTBBids(_ body: [UInt8]) throws(JSONParseError) -> [String: Bid] {
         func named(_ member: Cursor.MemberName, _ name: StaticString) -> Bool {
             member.bytes.count == name.utf8CodeUnitCount
-                && member.bytes.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+                && (member.bytes.isEmpty || memcmp(member.bytes.baseAddress!, name.utf8Start, member.bytes.count) == 0)
         }
         /// A string's text, or any other value's compact JSON; nil on a syntax error.
         func text(_ c: inout Cursor, depth: Int) -> String? {
