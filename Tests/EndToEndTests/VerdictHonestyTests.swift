@@ -123,14 +123,16 @@ import Testing
                 ])
                 #expect(report.pairs == Self.latencyRequestCount, "run \(run)")
                 #expect(report.groups.isEmpty, "the delay changes no decision: \(report.groups.summary)")
-                // The paired signed-rank test sees the slower candidate in every run at the 1% level (release alone: p ≈ 1e-150; under a loaded make test 5e-4 was the worst seen).
-                #expect(report.latency.overall.analysis.wilcoxon.pValueGreater < 0.01, "run \(run)")
                 let rise = Self.expectedP99Rise(try HonestyWorkload.baselineLatencies(db: db, run: run), delayNs: 1_000_000, share: 10)
                 guard rise >= 2 * Self.p99ThresholdNs else {
-                    noisyRuns.append("\(seed): expected p99 rise \(String(format: "%.2f", rise / 1e6)) ms")
+                    noisyRuns.append("\(seed): expected p99 rise \(String(format: "%.2f", rise / 1e6)) ms, "
+                                     + "signed-rank p \(String(format: "%.2g", report.latency.overall.analysis.wilcoxon.pValueGreater))")
                     continue
                 }
                 if !report.latency.overall.regressed { missedRuns.append(seed) }
+                // The paired signed-rank test sees the slower candidate in every judged run at the 1% level (release alone:
+                // p ≈ 1e-150). Under heavy load it can miss too (p 0.92 was seen with every run too noisy to judge).
+                #expect(report.latency.overall.analysis.wilcoxon.pValueGreater < 0.01, "run \(run)")
             }
             let judged = Self.latencyRunCount - noisyRuns.count
             print("verdict honesty, +1 ms on 10%: p99 gate regressed in \(judged - missedRuns.count) of \(judged) judged runs "
