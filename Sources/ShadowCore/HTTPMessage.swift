@@ -13,7 +13,8 @@ extension Array where Element == HeaderField {
     /// The first value of the header `name`, compared case-insensitively (ASCII).
     public func first(_ name: String) -> String? {
         func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
-        return first { $0.name.utf8.elementsEqual(name.utf8) { lower($0) == lower($1) } }?.value
+        let count = name.utf8.count
+        return first { $0.name.utf8.count == count && $0.name.utf8.elementsEqual(name.utf8) { lower($0) == lower($1) } }?.value
     }
 
     /// Headers in the compact text form the store keeps: `Name: value` lines joined by CRLF.
