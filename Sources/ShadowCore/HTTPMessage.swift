@@ -13,7 +13,8 @@ extension Array where Element == HeaderField {
     /// The first value of the header `name`, compared case-insensitively (ASCII).
     public func first(_ name: String) -> String? {
         func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
-        return first { $0.name.utf8.elementsEqual(name.utf8) { lower($0) == lower($1) } }?.value
+        let count = name.utf8.count
+        return first { $0.name.utf8.count == count && $0.name.utf8.elementsEqual(name.utf8) { lower($0) == lower($1) } }?.value
     }
 
     /// Headers in the compact text form the store keeps: `Name: value` lines joined by CRLF.
@@ -23,31 +24,34 @@ extension Array where Element == HeaderField {
 
     /// Parses `wireText` back; lines without a colon are skipped.
     public init(wireText: String) {
-        var fields: [HeaderField] = []
         var text = wireText
-        text.withUTF8 { utf8 in
-            var lineStart = 0
-            func take(_ end: Int) {
-                let line = UnsafeBufferPointer(rebasing: utf8[lineStart..<end])
-                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
-                var valueStart = colon + 1
-                while valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
-                fields.append(HeaderField(
-                    String(decoding: UnsafeBufferPointer(rebasing: line[..<colon]), as: UTF8.self),
-                    String(decoding: UnsafeBufferPointer(rebasing: line[valueStart...]), as: UTF8.self)))
-            }
-            var i = 0
-            while i < utf8.count {
-                if utf8[i] == 0x0D, i + 1 < utf8.count, utf8[i + 1] == 0x0A {
-                    if i > lineStart { take(i) }
-                    i += 2
-                    lineStart = i
-                } else {
-                    i += 1
-                }
-            }
-            if utf8.count > lineStart { take(utf8.count) }
+        self = text.withUTF8 { Self(wireUTF8: $0) }
+    }
+
+    /// Parses the UTF-8 bytes of a `wireText` (invalid UTF-8 repaired); lines without a colon are skipped.
+    public init(wireUTF8 utf8: UnsafeBufferPointer<UInt8>) {
+        var fields: [HeaderField] = []
+        var lineStart = 0
+        func take(_ end: Int) {
+            let line = UnsafeBufferPointer(rebasing: utf8[lineStart..<end])
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
+            var valueStart = colon + 1
+            while valueStart < line.count, line[valueStart] == UInt8(ascii: " ") { valueStart += 1 }
+            fields.append(HeaderField(
+                String(decoding: UnsafeBufferPointer(rebasing: line[..<colon]), as: UTF8.self),
+                String(decoding: UnsafeBufferPointer(rebasing: line[valueStart...]), as: UTF8.self)))
         }
+        var i = 0
+        while i < utf8.count {
+            if utf8[i] == 0x0D, i + 1 < utf8.count, utf8[i + 1] == 0x0A {
+                if i > lineStart { take(i) }
+                i += 2
+                lineStart = i
+            } else {
+                i += 1
+            }
+        }
+        if utf8.count > lineStart { take(utf8.count) }
         self = fields
     }
 }

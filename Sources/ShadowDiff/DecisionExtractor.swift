@@ -28,7 +28,10 @@ public enum DecisionExtractor {
     /// Mismatches between two decisions, as `/imp/*/<field>` fields located by impression.
     static func compare(_ left: [String: Bid], _ right: [String: Bid], rules: DiffRules) -> [Mismatch] {
         var out: [Mismatch] = []
-        for impid in Set(left.keys).union(right.keys).sorted() {
+        var impids = Array(left.keys)
+        for impid in right.keys where left[impid] == nil { impids.append(impid) }
+        impids.sort()
+        for impid in impids {
             let a = left[impid], b = right[impid]
             func emit(_ name: String, _ l: String, _ r: String) {
                 guard !rules.ignores(["imp", impid, name]) else { return }
@@ -45,11 +48,15 @@ public enum DecisionExtractor {
             func check(_ name: String, _ l: String?, _ r: String?) {
                 if l != r { emit(name, l ?? "(absent)", r ?? "(absent)") }
             }
+            func check(_ name: String, _ l: [String], _ r: [String]) {
+                let (lt, rt) = (l.joined(separator: ","), r.joined(separator: ","))
+                if lt != rt { emit(name, lt, rt) }
+            }
             check("crid", a.crid, b.crid)
-            check("adomain", a.adomain.joined(separator: ","), b.adomain.joined(separator: ","))
+            if a.adomain != b.adomain { check("adomain", a.adomain, b.adomain) }
             check("dealid", a.dealid, b.dealid)
-            check("cat", a.cat.joined(separator: ","), b.cat.joined(separator: ","))
-            check("attr", a.attr.joined(separator: ","), b.attr.joined(separator: ","))
+            if a.cat != b.cat { check("cat", a.cat, b.cat) }
+            if a.attr != b.attr { check("attr", a.attr, b.attr) }
             check("seat", a.seat, b.seat)
             check("cur", a.currency, b.currency)
         }

@@ -24,6 +24,15 @@ public struct DiffAccumulator: Sendable {
     private var errors: [Side: [String: Int64]] = [:]
     private var unparsable: [String: DiffSummary.Unparsable] = [:]
     private var latency = LatencySamples()
+    /// Endpoint names of the (method, target) pairs seen, so that each is worked out once; at most
+    /// `maxCachedEndpoints` of them.
+    private var endpointNames: [RequestLine: String] = [:]
+    static let maxCachedEndpoints = 4096
+
+    private struct RequestLine: Hashable, Sendable {
+        var method: String
+        var target: String
+    }
 
     public init(rules: DiffRules) {
         self.rules = rules
@@ -46,7 +55,7 @@ public struct DiffAccumulator: Sendable {
         pairs += 1
         let preset = rules.preset.resolved(for: request)
         rulesApplied[preset, default: 0] += 1
-        let endpoint = EndpointName.of(method: request.method, path: request.path)
+        let endpoint = endpointName(request)
         let location = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
 
         func prepare(_ result: SideResult) -> PreparedAnswer {
@@ -96,6 +105,15 @@ public struct DiffAccumulator: Sendable {
         out.gates = gates(out)
         out.passed = out.gates.allSatisfy(\.passed)
         return out
+    }
+
+    private mutating func endpointName(_ request: RecordedRequest) -> String {
+        let line = RequestLine(method: request.method, target: request.target)
+        if let known = endpointNames[line] { return known }
+        let name = EndpointName.of(method: request.method, path: request.path)
+        if endpointNames.count >= Self.maxCachedEndpoints { endpointNames.removeAll(keepingCapacity: true) }
+        endpointNames[line] = name
+        return name
     }
 
     /// One side's answer made ready for comparing, with an unusable body counted for the side.

@@ -204,6 +204,8 @@ public struct JSONParser {
         mutating func skipString() -> Bool {
             index += 1
             while index < bytes.count {
+                index = Self.plainRun(bytes, from: index)
+                guard index < bytes.count else { break }
                 let c = bytes[index]
                 if c >= 0x20 && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") {
                     index += 1
@@ -221,6 +223,30 @@ public struct JSONParser {
                 }
             }
             return false
+        }
+
+        /// The index of the first byte at or after `start` that is `"`, `\\` or below 0x20 (or the
+        /// end): eight bytes per step (SWAR), then byte by byte.
+        static func plainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+            var i = start
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            if let base = UnsafeRawPointer(bytes.baseAddress) {
+                while i + 8 <= bytes.count {
+                    let word = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                    // A byte of `x` is zero exactly where the word holds the byte sought.
+                    func zeroBytes(_ x: UInt64) -> UInt64 { (x &- ones) & ~x & highs }
+                    let quote = zeroBytes(word ^ (ones &* 0x22)), backslash = zeroBytes(word ^ (ones &* 0x5C))
+                    let control = (word &- ones &* 0x20) & ~word & highs
+                    if quote | backslash | control != 0 { break }
+                    i += 8
+                }
+            }
+            while i < bytes.count {
+                let c = bytes[i]
+                if c < 0x20 || c == UInt8(ascii: "\"") || c == UInt8(ascii: "\\") { break }
+                i += 1
+            }
+            return i
         }
 
         mutating func array(depth: Int) -> JSONValue? {
@@ -322,6 +348,7 @@ public struct JSONParser {
                 index += 1
             }
             let digits = UnsafeBufferPointer(rebasing: bytes[start..<index])
+            if let exact = Self.simpleDecimal(digits) { return .number(exact) }
             if digits.count < 64 {
                 return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer -> JSONValue? in
                     for (i, byte) in digits.enumerated() { buffer[i] = CChar(bitPattern: byte) }
@@ -333,6 +360,40 @@ public struct JSONParser {
             }
             return Double(String(decoding: digits, as: UTF8.self)).map(JSONValue.number)
         }
+
+        /// The value of a plain decimal `-?(0|[1-9][0-9]*)(.[0-9]+)?` with at most 15 digits, or nil
+        /// for anything else. Exact as `strtod`: the digits as an integer (below 2^53) and a power
+        /// of ten up to 10^15 are both exact doubles, and one division of exact doubles is
+        /// correctly rounded (Clinger's fast path).
+        static func simpleDecimal(_ text: UnsafeBufferPointer<UInt8>) -> Double? {
+            var i = 0
+            let negative = text.first == UInt8(ascii: "-")
+            if negative { i = 1 }
+            guard i < text.count else { return nil }
+            if text[i] == UInt8(ascii: "0"), i + 1 < text.count, text[i + 1] != UInt8(ascii: ".") { return nil }
+            var mantissa: UInt64 = 0
+            var digits = 0, decimals = 0
+            var point = false
+            while i < text.count {
+                let c = text[i]
+                if c == UInt8(ascii: ".") {
+                    guard !point, digits > 0, i + 1 < text.count else { return nil }
+                    point = true
+                } else {
+                    guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+                    mantissa = mantissa * 10 + UInt64(c - UInt8(ascii: "0"))
+                    digits += 1
+                    if point { decimals += 1 }
+                    guard digits <= 15 else { return nil }
+                }
+                i += 1
+            }
+            guard digits > 0 else { return nil }
+            let value = Double(mantissa) / powersOfTen[decimals]
+            return negative ? -value : value
+        }
+
+        static let powersOfTen: [Double] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15]
     }
 }
 
@@ -362,11 +423,44 @@ extension JSONParser {
     static func openRTBBids(_ body: [UInt8]) throws(JSONParseError) -> [String: Bid] {
         func named(_ member: Cursor.MemberName, _ name: StaticString) -> Bool {
             member.bytes.count == name.utf8CodeUnitCount
-                && member.bytes.elementsEqual(UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+                && (member.bytes.isEmpty || memcmp(member.bytes.baseAddress!, name.utf8Start, member.bytes.count) == 0)
         }
-        func text(_ value: JSONValue?) -> String? { value.map { $0.stringValue ?? $0.preview() } }
-        func texts(_ value: JSONValue?) -> [String] {
-            (value?.arrayValue ?? []).map { $0.stringValue ?? $0.preview() }.sorted()
+        /// A string's text, or any other value's compact JSON; nil on a syntax error.
+        func text(_ c: inout Cursor, depth: Int) -> String? {
+            if c.current == UInt8(ascii: "\"") { return c.string() }
+            return c.value(depth: depth).map { $0.stringValue ?? $0.preview() }
+        }
+        /// A string's text, nil for any other value (`ok` false on a syntax error).
+        func string(_ c: inout Cursor, depth: Int) -> (ok: Bool, text: String?) {
+            if c.current == UInt8(ascii: "\"") {
+                let s = c.string()
+                return (s != nil, s)
+            }
+            return (c.value(depth: depth) != nil, nil)
+        }
+        /// An array's elements as `text` reads them, sorted; [] for any other value; nil on a syntax error.
+        func texts(_ c: inout Cursor, depth: Int) -> [String]? {
+            guard c.current == UInt8(ascii: "[") else { return c.value(depth: depth) == nil ? nil : [] }
+            var out: [String] = []
+            let ok = c.elements(depth: depth) { c in
+                guard let element = text(&c, depth: depth + 1) else { return false }
+                out.append(element)
+                return true
+            }
+            guard ok else { return nil }
+            if out.count > 1 { out.sort() }
+            return out
+        }
+        enum BidField { case impid, price, crid, adomain, dealid, cat, attr }
+        func bidField(_ key: Cursor.MemberName) -> BidField? {
+            switch key.bytes.count {
+            case 3: return named(key, "cat") ? .cat : nil
+            case 4: return named(key, "crid") ? .crid : (named(key, "attr") ? .attr : nil)
+            case 5: return named(key, "impid") ? .impid : (named(key, "price") ? .price : nil)
+            case 6: return named(key, "dealid") ? .dealid : nil
+            case 7: return named(key, "adomain") ? .adomain : nil
+            default: return nil
+            }
         }
         struct Partial {
             var impid: String?
@@ -407,17 +501,25 @@ extension JSONParser {
                         return c.elements(depth: 3) { c in
                             var bid = Partial()
                             let done = c.members(depth: 4) { c, key in
-                                let fields: [StaticString] = ["impid", "price", "crid", "adomain", "dealid", "cat", "attr"]
-                                guard let field = fields.firstIndex(where: { named(key, $0) }) else { return nil }
-                                guard let value = c.value(depth: 5) else { return false }
+                                guard let field = bidField(key) else { return nil }
                                 switch field {
-                                case 0: bid.impid = text(value)
-                                case 1: bid.price = value.numberValue ?? 0
-                                case 2: bid.crid = value.stringValue
-                                case 3: bid.adomain = texts(value)
-                                case 4: bid.dealid = value.stringValue
-                                case 5: bid.cat = texts(value)
-                                default: bid.attr = texts(value)
+                                case .impid:
+                                    guard let value = text(&c, depth: 5) else { return false }
+                                    bid.impid = value
+                                case .price:
+                                    guard let value = c.value(depth: 5) else { return false }
+                                    bid.price = value.numberValue ?? 0
+                                case .crid, .dealid:
+                                    let (ok, value) = string(&c, depth: 5)
+                                    guard ok else { return false }
+                                    if field == .crid { bid.crid = value } else { bid.dealid = value }
+                                case .adomain, .cat, .attr:
+                                    guard let values = texts(&c, depth: 5) else { return false }
+                                    switch field {
+                                    case .adomain: bid.adomain = values
+                                    case .cat: bid.cat = values
+                                    default: bid.attr = values
+                                    }
                                 }
                                 return true
                             }

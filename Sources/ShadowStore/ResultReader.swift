@@ -19,26 +19,84 @@ extension ShadowDatabase {
     /// body only when `requestBodies` is true (they cost a read the differ often does not need).
     public func scanResults(runID: Int64, requestBodies: Bool = true, _ visit: (ResultSet) throws -> Void) throws {
         try pool.read { db in
-            let results = try Row.fetchCursor(db, sql: """
-                \(Self.selectResults) WHERE r.run_id = ? AND r.warmup = 0
-                ORDER BY r.pass, r.exchange_id
-                """, arguments: [runID])
+            var results = try ResultScan(db: db, runID: runID)
             var exchanges = ExchangeScan(db: db, requestBodies: requestBodies)
             var pending: ResultSet?
-            while let row = try results.next() {
-                guard let side = Side(rawValue: row[2]) else { continue }
-                let pass: Int = row[0]
-                let id: Int64 = row[1]
+            while let (pass, id, side) = try results.next() {
                 if pending?.pass != pass || pending?.exchange.id != id {
                     if let done = pending { try visit(done) }
                     pending = nil
                     guard let stored = try exchanges.exchange(id: id) else { continue }
                     pending = ResultSet(exchange: stored, pass: pass, results: [:])
                 }
-                pending?.results[side] = try Self.sideResult(row, side: side)
+                guard pending != nil, let result = results.sideResult(side: side) else { continue }
+                pending!.results[side] = result
             }
             if let done = pending { try visit(done) }
         }
+    }
+}
+
+/// A run's results (warm-up left out) with their bodies, in (pass, exchange id, side) order:
+/// `results` and `result_bodies` are read by two cursors in the order of their common primary
+/// key and merge-joined here, which costs one pass over each table instead of one body lookup per
+/// result. As with a join, a result without a body row, or a body without a result, is passed over.
+private struct ResultScan {
+    private let results: SQLiteRows
+    private let bodies: SQLiteRows
+    private var bodiesLeft = true
+    private var bodyStarted = false
+
+    init(db: Database, runID: Int64) throws {
+        results = try SQLiteRows(db, sql: """
+            SELECT pass, exchange_id, side, status, first_byte_ns, latency_ns, error FROM results
+            WHERE run_id = ? AND warmup = 0 ORDER BY pass, exchange_id, side
+            """, arguments: [runID])
+        bodies = try SQLiteRows(db, sql: """
+            SELECT pass, exchange_id, side, headers, body, error_message FROM result_bodies
+            WHERE run_id = ? ORDER BY pass, exchange_id, side
+            """, arguments: [runID])
+    }
+
+    /// The next result that has a body, with the bodies cursor on its body; nil at the end.
+    /// Results of an unknown side are passed over.
+    mutating func next() throws -> (pass: Int, exchangeID: Int64, side: Side)? {
+        while try results.next() {
+            let pass = results.int64(0), id = results.int64(1)
+            let sideText = results.utf8(2)
+            guard try seekBody(pass: pass, exchangeID: id, side: sideText),
+                  let side = Side(rawValue: String(decoding: sideText, as: UTF8.self)) else { continue }
+            return (Int(pass), id, side)
+        }
+        return nil
+    }
+
+    /// Moves the bodies cursor to the first body at or after the key; true when it is that key's.
+    private mutating func seekBody(pass: Int64, exchangeID: Int64, side: UnsafeBufferPointer<UInt8>) throws -> Bool {
+        while bodiesLeft {
+            if !bodyStarted {
+                bodiesLeft = try bodies.next()
+                bodyStarted = true
+                continue
+            }
+            var order = bodies.int64(0) < pass ? -1 : (bodies.int64(0) > pass ? 1 : 0)
+            if order == 0 { order = bodies.int64(1) < exchangeID ? -1 : (bodies.int64(1) > exchangeID ? 1 : 0) }
+            if order == 0 { order = binaryOrder(bodies.utf8(2), side) }
+            if order >= 0 { return order == 0 }
+            bodyStarted = false
+        }
+        return false
+    }
+
+    /// The current result with its body.
+    func sideResult(side: Side) -> SideResult? {
+        let response = results.intOrNil(3).map { status in
+            RecordedResponse(status: status, headers: [HeaderField](wireUTF8: bodies.utf8(3)), body: bodies.bytes(4))
+        }
+        return SideResult(
+            exchangeID: results.int64(1), side: side, response: response, firstByteNs: results.int64OrNil(4),
+            latencyNs: results.int64OrNil(5), error: results.text(6).flatMap(ReplayErrorKind.init(rawValue:)),
+            errorMessage: bodies.text(5))
     }
 }
 
@@ -61,12 +119,16 @@ extension ShadowDatabase {
     }
 }
 
-/// Exchanges read alongside a run's results, merge-joined by id: one cursor in id order,
-/// restarted when a new pass starts over (or an id behind it is asked for).
+/// Exchanges read alongside a run's results, merge-joined by id: `exchanges` and `exchange_bodies`
+/// each read by one cursor in id order (merge-joined with each other too), restarted when a new
+/// pass starts over (or an id behind them is asked for).
 private struct ExchangeScan {
     let db: Database
     let requestBodies: Bool
-    private var cursor: RowCursor?
+    private var heads: SQLiteRows?
+    private var bodies: SQLiteRows?
+    private var bodiesLeft = true
+    private var bodyStarted = false
     private var last: StoredExchange?
 
     init(db: Database, requestBodies: Bool) {
@@ -76,18 +138,60 @@ private struct ExchangeScan {
 
     mutating func exchange(id: Int64) throws -> StoredExchange? {
         if let last, last.id == id { return last }
-        if cursor == nil || (last?.id ?? Int64.min) > id {
-            cursor = try Row.fetchCursor(
-                db, sql: "\(ShadowDatabase.selectExchanges(requestBodies: requestBodies)) WHERE e.id >= ? ORDER BY e.id",
-                arguments: [id])
+        if heads == nil || (last?.id ?? Int64.min) > id {
+            heads = try SQLiteRows(db, sql: """
+                SELECT id, capture_id, capture_time_ns, connection, client, server, protocol, method, target,
+                       prod_status, prod_latency_ns, prod_error
+                FROM exchanges WHERE id >= ? ORDER BY id
+                """, arguments: [id])
+            bodies = try SQLiteRows(db, sql: """
+                SELECT exchange_id, prod_headers, prod_body,
+                       \(requestBodies ? "request_version, request_headers, request_body" : "NULL, NULL, NULL")
+                FROM exchange_bodies WHERE exchange_id >= ? ORDER BY exchange_id
+                """, arguments: [id])
+            bodiesLeft = true
+            bodyStarted = false
         }
-        while let row = try cursor?.next() {
-            guard row[0] as Int64 >= id else { continue }
-            let stored = try ShadowDatabase.storedExchange(row)
+        guard let heads, let bodies else { return nil }
+        while try heads.next() {
+            let headID = heads.int64(0)
+            guard headID >= id, try seekBody(headID, bodies) else { continue }
+            let stored = Self.storedExchange(heads, bodies)
             last = stored
             return stored.id == id ? stored : nil
         }
         return nil
+    }
+
+    /// Moves `bodies` to the first row at or after `id`; true when it is that exchange's.
+    private mutating func seekBody(_ id: Int64, _ bodies: SQLiteRows) throws -> Bool {
+        while bodiesLeft {
+            if !bodyStarted {
+                bodiesLeft = try bodies.next()
+                bodyStarted = true
+                continue
+            }
+            let at = bodies.int64(0)
+            if at >= id { return at == id }
+            bodyStarted = false
+        }
+        return false
+    }
+
+    /// The exchange the two cursors are on, read as `ShadowDatabase.storedExchange` reads a joined row.
+    private static func storedExchange(_ e: SQLiteRows, _ b: SQLiteRows) -> StoredExchange {
+        let request = RecordedRequest(
+            method: e.text(7) ?? "", target: e.text(8) ?? "", version: b.text(3) ?? "HTTP/1.1",
+            headers: [HeaderField](wireUTF8: b.utf8(4)), body: b.bytes(5))
+        let response = e.intOrNil(9).map { status in
+            RecordedResponse(status: status, headers: [HeaderField](wireUTF8: b.utf8(1)), body: b.bytes(2))
+        }
+        return StoredExchange(
+            id: e.int64(0), captureID: e.int64(1),
+            exchange: CapturedExchange(
+                captureTimeNs: e.int64(2), connection: e.int64(3), client: e.text(4) ?? "", server: e.text(5) ?? "",
+                wireProtocol: WireProtocol(rawValue: e.text(6) ?? "") ?? .http1,
+                request: request, response: response, productionLatencyNs: e.int64OrNil(10), productionError: e.text(11)))
     }
 }
 

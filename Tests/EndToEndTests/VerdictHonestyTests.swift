@@ -9,7 +9,9 @@ import Testing
 ///   per-response noise fields, `bidid`, bid `id` and `ext.ts`, differ between instances and must be
 ///   reported as noise).
 /// - Injected latency: the candidate answers 10% of requests 1 ms later (`--inject-delay-us 1000
-///   --inject-percent 10`): at least 19 of 20 runs (95%) must say latency regressed.
+///   --inject-percent 10`): every run whose baseline latencies leave that delay room to show at
+///   p99 must say latency regressed (`oneMillisecondOnTenPercentOfRequestsIsDetected` says why
+///   runs on a loaded machine cannot be judged).
 /// - Injected flips: the candidate answers 0.1% of requests no-bid (`--flip-percent 0.1`); the
 ///   exchanges where that flips a bid, computed here from the request ids, must be exactly the
 ///   decision mismatches the diff reports and lists.
@@ -34,9 +36,9 @@ import Testing
     /// injected-latency runs alike, so that both measure one verdict procedure: its
     /// false-positive rate and its power. It must be below the effect: adding 1 ms to some
     /// requests raises any percentile by at most 1 ms, so with the default threshold (1 ms) the
-    /// injected delay could never be called a regression. Measured here: the candidate's p99
-    /// rises by about 0.9 ms, with a 95% interval about ±0.45 ms wide at 3,000 pairs, so the
-    /// threshold is 0.25 ms, a quarter of the largest possible rise.
+    /// injected delay could never be called a regression. Measured on a quiet machine: the
+    /// candidate's p99 rises by 0.6 to 0.77 ms, with 95% intervals ±0.07 to ±0.19 ms wide at 3,000
+    /// pairs, so the threshold is 0.25 ms, a quarter of the largest possible rise.
     static let p99ThresholdMs = "0.25"
     /// Requests per run of the injected-latency test: p99 intervals narrow with the pairs.
     static let latencyRequestCount = 3000
@@ -81,6 +83,27 @@ import Testing
         }
     }
 
+    /// The injected-latency runs judged for power: those whose baseline leaves the injected delay
+    /// room to show at p99 (see `expectedP99Rise`). Every one of them must say regressed.
+    ///
+    /// Why runs are judged at all: the p99 gate compares the two sides' 99th percentiles, and +1 ms
+    /// on 10% of requests raises the candidate's p99 by about 0.6 to 0.75 ms only while fewer than
+    /// about 1% of requests are slow for other reasons. On the shared 2-core machine, CPU load from
+    /// other work stalls 1.5 to 3% of requests by 2 to 10 ms (mostly on both sides of a pair at once:
+    /// the replayer is late to read both answers); both sides' p99 then lie among those stalls and the
+    /// true rise of p99 drops to 0.1 to 0.35 ms, at or below the 0.25 ms threshold. No estimator of
+    /// Δp99 can then clear the threshold in 95% of runs; more requests only narrow its interval
+    /// around that small rise. Measured (debug builds, 3,000 requests, 5 runs each): quiet, the
+    /// expected rise was 0.52 to 0.74 ms and all 5 runs regressed (95% lower bounds 0.35 to 0.67 ms);
+    /// with one busy loop beside them, 0.08 to 0.37 ms and 0 of 5 regressed.
+    ///
+    /// So a run is judged only when the rise the injection would cause on its own baseline, computed
+    /// from the baseline's latencies alone (not from the candidate's, so no run is chosen by its
+    /// outcome), is at least twice the threshold; the other runs are counted as too noisy and
+    /// printed. All judged runs must regress: if the gate's power on a judged run were only 95%,
+    /// 5 judged runs would all regress in just 77% of test runs, so "all of them" asserts a power
+    /// well above 95% (at 99% per run, all 5 pass in 95% of test runs). When no run can be judged
+    /// (a machine loaded throughout), the power is not checked and that is recorded as a known issue.
     @Test func oneMillisecondOnTenPercentOfRequestsIsDetected() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = try HonestyWorkload.record(Self.latencyRequestCount, in: dir)
@@ -90,6 +113,7 @@ import Testing
             defer { candidate.stop() }
 
             var missedRuns: [Int] = []
+            var noisyRuns: [String] = []
             for seed in 1...Self.latencyRunCount {
                 let run = "slow-\(seed)"
                 try HonestyWorkload.replay(db: db, run: run, seed: seed, requests: Self.latencyRequestCount, baseline: baseline, candidate: candidate, secondary: nil)
@@ -99,17 +123,50 @@ import Testing
                 ])
                 #expect(report.pairs == Self.latencyRequestCount, "run \(run)")
                 #expect(report.groups.isEmpty, "the delay changes no decision: \(report.groups.summary)")
+                let rise = Self.expectedP99Rise(try HonestyWorkload.baselineLatencies(db: db, run: run), delayNs: 1_000_000, share: 10)
+                guard rise >= 2 * Self.p99ThresholdNs else {
+                    noisyRuns.append("\(seed): expected p99 rise \(String(format: "%.2f", rise / 1e6)) ms, "
+                                     + "signed-rank p \(String(format: "%.2g", report.latency.overall.analysis.wilcoxon.pValueGreater))")
+                    continue
+                }
                 if !report.latency.overall.regressed { missedRuns.append(seed) }
-                // The paired signed-rank test sees the slower candidate in every run at the 1% level (release alone: p ≈ 1e-150; under a loaded make test 5e-4 was the worst seen).
+                // The paired signed-rank test sees the slower candidate in every judged run at the 1% level (release alone:
+                // p ≈ 1e-150). Under heavy load it can miss too (p 0.92 was seen with every run too noisy to judge).
                 #expect(report.latency.overall.analysis.wilcoxon.pValueGreater < 0.01, "run \(run)")
             }
-            let detected = Self.latencyRunCount - missedRuns.count
-            // NOT the issue's goal: at this scale (debug builds, shared cores) the p99 gate's 95%
-            // interval is too wide to clear even 0.25 ms in most runs (1 of 20 measured). The goal
-            // (>= 95% of runs) is checked with release builds by bench/diff-honesty.sh and by the
-            // simulation in ShadowStatsTests; this run only reports the rate.
-            print("verdict honesty, +1 ms on 10%: p99 gate regressed in \(detected) of \(Self.latencyRunCount) runs (missed seeds \(missedRuns))")
+            let judged = Self.latencyRunCount - noisyRuns.count
+            print("verdict honesty, +1 ms on 10%: p99 gate regressed in \(judged - missedRuns.count) of \(judged) judged runs "
+                  + "(missed seeds \(missedRuns)); too noisy to judge: \(noisyRuns.count) (\(noisyRuns.joined(separator: "; ")))")
+            #expect(missedRuns.isEmpty, "+1 ms on 10% of requests not detected in judged runs \(missedRuns)")
+            if judged == 0 {
+                withKnownIssue("the machine was too loaded to judge the p99 gate's power: \(noisyRuns)") {
+                    Issue.record("no injected-latency run could be judged")
+                }
+            }
         }
+    }
+
+    /// The p99 threshold in ns.
+    static var p99ThresholdNs: Double { Double(p99ThresholdMs)! * 1e6 }
+
+    /// How much adding `delayNs` to `share` percent of requests would raise the nearest-rank p99 of
+    /// these latencies: p99 of the mixture (100 − share)% F(x) + share% F(x − delay), F the
+    /// latencies' own distribution, minus their p99. Uses the baseline alone.
+    static func expectedP99Rise(_ latencies: [Int64], delayNs: Int64, share: Int) -> Double {
+        guard !latencies.isEmpty else { return 0 }
+        let sorted = latencies.sorted()
+        func p99(_ values: [Int64]) -> Int64 { values[(values.count * 99 + 99) / 100 - 1] }
+        var (kept, moved) = (100 - share, share)
+        while moved > 0 { (kept, moved) = (moved, kept % moved) }
+        let unit = kept  // gcd: 10% is 9 plain copies and 1 delayed copy of each latency
+        var mixture: [Int64] = []
+        mixture.reserveCapacity(100 / unit * sorted.count)
+        for value in sorted {
+            mixture.append(contentsOf: repeatElement(value, count: (100 - share) / unit))
+            mixture.append(contentsOf: repeatElement(value + delayNs, count: share / unit))
+        }
+        mixture.sort()
+        return Double(p99(mixture) - p99(sorted))
     }
 
     @Test func injectedDecisionFlipsAreAllFoundAndListed() async throws {
@@ -238,6 +295,14 @@ enum HonestyWorkload {
             Issue.record("diff \(run): the JSON report lacks what the honesty tests read: \(error)")
             throw error
         }
+    }
+
+    /// The baseline's latency of every answered request of the run, in ns.
+    static func baselineLatencies(db: String, run: String) throws -> [Int64] {
+        try sql(db, """
+            SELECT r.latency_ns FROM results r JOIN runs ON runs.id = r.run_id
+            WHERE runs.name = '\(run)' AND r.side = 'baseline' AND r.warmup = 0 AND r.error IS NULL AND r.latency_ns IS NOT NULL
+            """).split(separator: "\n").compactMap { Int64($0) }
     }
 
     struct BaselineAnswer {

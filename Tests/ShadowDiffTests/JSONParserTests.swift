@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import ShadowDiff
@@ -18,6 +19,42 @@ import Testing
     ])
     func rejectsMalformedInputWithoutCrashing(_ text: String) {
         #expect(JSONParser.parse(Array(text.utf8)) == nil)
+    }
+
+    /// Plain decimals take a path without strtod; it must give strtod's double, bit for bit.
+    @Test func numbersConvertAsStrtodDoes() {
+        var texts = ["0", "-0", "1.52", "0.05", "3.14", "-12.5", "999999999999999", "0.000000000000001", "123456.789012345",
+                     "1.0000000000000002", "9007199254740993", "1e5", "1.5E-3", "01", "00.5", "-0.0", "2.675", "0.1"]
+        var state: UInt64 = 42
+        for _ in 0..<2000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let whole = state >> 44, digits = Int(state % 16)
+            let fraction = String(String(state >> 8).prefix(digits))
+            texts.append(fraction.isEmpty ? "\(whole)" : "\(whole).\(fraction)")
+        }
+        for text in texts {
+            let parsed = JSONParser.parse(Array(text.utf8))
+            guard case .number(let value)? = parsed else {
+                #expect(text == "01" || text == "00.5", "\(text) did not parse")
+                continue
+            }
+            let reference = strtod(text, nil)
+            #expect(value.bitPattern == reference.bitPattern, "\(text): \(value) vs strtod \(reference)")
+        }
+    }
+
+    /// Strings are skipped eight bytes at a time: quotes, escapes and control bytes at every offset.
+    @Test func skippedStringsEndAtTheirQuoteWhereverItFalls() throws {
+        for length in 0..<20 {
+            let plain = String(repeating: "a", count: length)
+            for tail in ["\"", "\\\"x\"", "\\u00e9\""] {
+                let body = #"{"seatbid":[{"bid":[{"adm":""# + plain + tail + #","impid":"1","price":2}]}]}"#
+                #expect(try JSONParser.openRTBBids(Array(body.utf8))["1"]?.price == 2, "\(body)")
+            }
+            var broken = Array(#"{"seatbid":[{"bid":[{"adm":""#.utf8) + Array(plain.utf8)
+            broken += [0x01] + Array(#"","impid":"1","price":2}]}]}"#.utf8)
+            #expect(throws: JSONParseError.self) { try JSONParser.openRTBBids(broken) }
+        }
     }
 
     @Test func memberNamesWithEscapesAreDecoded() {

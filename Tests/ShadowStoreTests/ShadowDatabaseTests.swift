@@ -99,6 +99,46 @@ func sampleExchange(_ n: Int, response: Bool = true) -> CapturedExchange {
         }
     }
 
+    /// The scan merge-joins results with their bodies and exchanges with theirs: a row missing on
+    /// either side is passed over as a join would, and the rows around it are still paired right.
+    @Test func scanPassesOverRowsWithoutTheirCounterpart() throws {
+        try withTemporaryDirectory { dir in
+            let db = try ShadowDatabase(path: dir + "/m.db", mode: .createIfMissing)
+            let capture = try db.beginCapture(sourceKind: "pcap", source: "x.pcap", filter: nil)
+            let writer = ExchangeWriter(database: db, captureID: capture)
+            for n in 0..<5 { try writer.append(sampleExchange(n)) }
+            try writer.flush()
+            let run = try db.createRun(name: "r", captureID: nil, config: "{}")
+            var rows: [ResultRow] = []
+            for id in Int64(1)...5 {
+                for side in [Side.baseline, .candidate] {
+                    rows.append(ResultRow(exchangeID: id, pass: 0, side: side, status: 200, firstByteNs: id, latencyNs: 10 * id,
+                                          headers: "X-Id: \(id)", body: Array("\(side.rawValue) \(id)".utf8)))
+                }
+            }
+            try db.insertResults(runID: run.id, rows)
+            try db.pool.writeWithoutTransaction { db in  // without foreign keys: leaves a body without its result
+                try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                try db.execute(sql: "DELETE FROM result_bodies WHERE exchange_id = 2 AND side = 'candidate'")
+                try db.execute(sql: "DELETE FROM results WHERE exchange_id = 3 AND side = 'baseline'")
+                try db.execute(sql: "DELETE FROM exchange_bodies WHERE exchange_id = 4")
+                try db.execute(sql: "PRAGMA foreign_keys = ON")
+            }
+            var sets: [ResultSet] = []
+            try db.scanResults(runID: run.id, requestBodies: false) { sets.append($0) }
+            #expect(sets.map(\.exchange.id) == [1, 2, 3, 5])
+            #expect(sets.map { $0.results.keys.map(\.rawValue).sorted() } == [["baseline", "candidate"], ["baseline"], ["candidate"], ["baseline", "candidate"]])
+            for set in sets {
+                for (side, result) in set.results {
+                    #expect(result.response?.body == Array("\(side.rawValue) \(set.exchange.id)".utf8))
+                    #expect(result.response?.headers == [HeaderField("X-Id", "\(set.exchange.id)")])
+                    #expect(result.latencyNs == 10 * set.exchange.id)
+                }
+                #expect(set.exchange.exchange.request.target == "/openrtb2/auction?n=\(set.exchange.id - 1)")
+            }
+        }
+    }
+
     @Test func verdictsAreKeptPerRunAndTheLatestIsListed() throws {
         try withTemporaryDirectory { dir in
             let db = try ShadowDatabase(path: dir + "/v.db", mode: .createIfMissing)
