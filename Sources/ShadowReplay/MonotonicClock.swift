@@ -16,6 +16,16 @@ public enum MonotonicClock {
 public struct Pacer: Sendable {
     public var spinNs: UInt64
 
+    /// How long before a due time an event loop's timer fires for a scheduled request: the timer
+    /// wakes a virtual CPU from idle tens of µs late, the rest is spun.
+    public static let defaultLoopSpinNs: UInt64 = 100_000
+
+    /// Spins until `deadline` (returns at once when it has passed).
+    @inline(__always)
+    public static func spin(until deadline: UInt64) {
+        while MonotonicClock.now() < deadline {}
+    }
+
     public init(spinNs: UInt64 = 150_000) {
         self.spinNs = spinNs
     }
@@ -23,6 +33,12 @@ public struct Pacer: Sendable {
     /// Makes this thread's sleeps end on time instead of up to 50 µs late (Linux timer slack).
     public static func prepareThread() {
         _ = shadow_set_timer_slack(1)
+    }
+
+    /// Lowers this thread's scheduling priority (nice 10), so that it yields the CPU to the
+    /// threads that keep the schedule and read responses whenever they wake up.
+    public static func yieldToOthers() {
+        _ = shadow_set_thread_nice(10)
     }
 
     /// Returns at `deadline` (or at once when it has passed), never earlier.

@@ -104,8 +104,11 @@ final class ResultRecorder: @unchecked Sendable {
         }
     }
 
-    func start() {
+    /// Starts the storing thread; `yielding` lowers its priority (open loops: the event loops keep
+    /// the schedule, and a batch may wait).
+    func start(yielding: Bool = false) {
         let thread = Thread { [self] in
+            if yielding { Pacer.yieldToOthers() }
             run()
             stopped.signal()
         }
@@ -171,7 +174,7 @@ final class ResultRecorder: @unchecked Sendable {
             let batch = queue.popAll()
             if batch.isEmpty {
                 if queue.isClosedAndEmpty { return }
-                Thread.sleep(forTimeInterval: 0.002)
+                Thread.sleep(forTimeInterval: 0.010)
                 continue
             }
             var rows: [ResultRow] = []
