@@ -208,7 +208,6 @@ final class Dispatcher: @unchecked Sendable {
 
     private func dispatch() {
         Pacer.prepareThread()
-        let pacer = Pacer(spinNs: 0)
         var schedule = ReplaySchedule(mode: configuration.timing, maxRate: configuration.maxRate)
         let durationNs = configuration.durationSeconds.map { UInt64($0 * 1e9) }
         var pass = 0
@@ -228,10 +227,10 @@ final class Dispatcher: @unchecked Sendable {
                 item.dueNs = started + UInt64(due)
                 // Long gaps (--speed over a quiet capture) are slept in slices, so a stop is seen.
                 while !stop.isRaised, MonotonicClock.now() + 100_000_000 < started + UInt64(due) {
-                    pacer.wait(until: MonotonicClock.now() + 50_000_000)
+                    Pacer.sleep(until: MonotonicClock.now() + 50_000_000)
                 }
                 if stop.isRaised { break }
-                pacer.wait(until: started + UInt64(max(0, due - Self.handOffLeadNs)))
+                Pacer.sleep(until: started + UInt64(max(0, due - Self.handOffLeadNs)))
             }
             item.warmup = sent < configuration.warmup
             if recorder.waitForRoom() && item.dueNs != nil { item.waited = true }
