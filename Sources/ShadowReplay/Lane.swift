@@ -9,12 +9,17 @@ struct LaneSettings: Sendable {
     var timeout: TimeAmount
     var connectTimeout: TimeAmount
     var maxBodyBytes: Int
+    /// How long before a scheduled request's due time its timer fires; the rest is spun out on
+    /// the loop, so the request is written on time instead of a timer wake-up late.
+    var spinNs: UInt64 = Pacer.defaultLoopSpinNs
 }
 
 /// One slot of concurrency: one keep-alive connection to every side, on one event loop, carrying
 /// one request (sent to every side) at a time.
 ///
 /// All state is touched on `loop` only; other threads only call `loop.execute { lane.start(item) }`.
+/// A scheduled request handed over before its due time waits for it on the loop (a timer, then a
+/// spin of at most `spinNs`), so the schedule is kept without a cross-thread hop at the due time.
 /// A request is written to the sides back to back, in the item's order. When every side has
 /// answered or failed, the lane hands the record to the recorder and asks the board for its next
 /// item. A kept-alive connection that the server had closed while idle (reset or closed before any
@@ -42,10 +47,31 @@ final class Lane: @unchecked Sendable {
         outcomes = Array(repeating: SideOutcome(), count: settings.targets.count)
     }
 
-    /// Sends `item` to every side. On `loop`, when the lane is idle.
+    /// Sends `item` to every side at its due time (at once when it has none or it has passed). On
+    /// `loop`, when the lane is idle.
     func start(_ item: ReplayItem) {
         current = item
-        intendedNs = item.dueNs ?? MonotonicClock.now()
+        guard let due = item.dueNs else {
+            intendedNs = MonotonicClock.now()
+            return sendCurrent()
+        }
+        intendedNs = due
+        let now = MonotonicClock.now()
+        // It waited for a lane or for the store, yet is here before its due time: not late.
+        if item.waited && now < due { current?.waited = false }
+        if due > now + settings.spinNs {
+            loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(due - settings.spinNs - now))) { [self] in
+                Pacer.spin(until: due)
+                sendCurrent()
+            }
+        } else {
+            Pacer.spin(until: due)
+            sendCurrent()
+        }
+    }
+
+    private func sendCurrent() {
+        guard let item = current else { return }
         remaining = settings.targets.count
         starting = true
         for side in item.order { send(side, retry: true, deadline: nil) }

@@ -11,29 +11,33 @@ public enum MonotonicClock {
     }
 }
 
-/// Waits until a monotonic deadline with sub-100 µs precision: sleeps until `spinNs` before it,
-/// then spins. Call `prepareThread()` once on the waiting thread (timer slack of 1 ns).
-public struct Pacer: Sendable {
-    public var spinNs: UInt64
-
-    public init(spinNs: UInt64 = 150_000) {
-        self.spinNs = spinNs
-    }
+/// Keeping a schedule: sleeping until a monotonic deadline, and spinning the last stretch (a timer
+/// wakes a virtual CPU from idle tens of µs late).
+public enum Pacer {
+    /// How long before a due time an event loop's timer fires for a scheduled request; the rest
+    /// is spun.
+    public static let defaultLoopSpinNs: UInt64 = 100_000
 
     /// Makes this thread's sleeps end on time instead of up to 50 µs late (Linux timer slack).
     public static func prepareThread() {
         _ = shadow_set_timer_slack(1)
     }
 
-    /// Returns at `deadline` (or at once when it has passed), never earlier.
-    public func wait(until deadline: UInt64) {
-        while true {
-            let now = MonotonicClock.now()
-            if now >= deadline { return }
-            if deadline - now > spinNs {
-                var ts = timespec(tv_sec: Int((deadline - spinNs) / 1_000_000_000), tv_nsec: Int((deadline - spinNs) % 1_000_000_000))
-                _ = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil)
-            }
-        }
+    /// Lowers this thread's scheduling priority (nice 10), so that it yields the CPU to the
+    /// threads that keep the schedule and read responses whenever they wake up.
+    public static func yieldToOthers() {
+        _ = shadow_set_thread_nice(10)
+    }
+
+    /// Sleeps until `deadline` (returns at once when it has passed), never earlier.
+    public static func sleep(until deadline: UInt64) {
+        var ts = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while MonotonicClock.now() < deadline && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nil) == EINTR {}
+    }
+
+    /// Spins until `deadline` (returns at once when it has passed).
+    @inline(__always)
+    public static func spin(until deadline: UInt64) {
+        while MonotonicClock.now() < deadline {}
     }
 }

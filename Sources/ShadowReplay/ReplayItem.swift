@@ -28,9 +28,10 @@ struct SideOutcome: Sendable {
     var firstByteNs: UInt64?
     var lastByteNs: UInt64?
     var status: Int?
-    /// The response head as received (status line, fields, blank line).
-    var head: ByteBuffer?
-    var body: ByteBuffer?
+    /// The response's header lines (`Name: value`, joined by CRLF).
+    var headers: String?
+    /// The response body, de-chunked.
+    var body: [UInt8]?
     var error: ReplayErrorKind?
     var message: String?
 

@@ -26,9 +26,9 @@ public struct ReplayOutcome: Sendable {
 /// Replays stored exchanges to every target of a `ReplayConfiguration` and stores what each side
 /// answered.
 ///
-/// Threads: a feed thread reads and encodes requests; a dispatcher thread keeps the schedule
-/// (sleeping, then spinning the last stretch) and hands each request to an idle lane; lanes run on
-/// the event loops, each with one keep-alive connection per side, and write a request to every
+/// Threads: a feed thread reads and encodes requests; a dispatcher thread hands each request to an
+/// idle lane shortly before it is due; lanes run on the event loops and keep the due time (a timer,
+/// then spinning the last stretch), each with one keep-alive connection per side, and write a request to every
 /// side back to back in a seeded random order; a recorder thread stores results in batches. Every
 /// queue between them is bounded, so memory stays bounded however slow a target is: requests that
 /// find no free lane are sent late, and counted.
@@ -101,8 +101,8 @@ public struct Replayer: Sendable {
         board.add((0..<lanes).map { _ in
             Lane(loop: group.next(), settings: settings, board: board, recorder: recorder)
         })
-        recorder.start()
-        feed.start()
+        recorder.start(yielding: config.timing.isOpenLoop)
+        feed.start(yielding: config.timing.isOpenLoop)
         let started = MonotonicClock.now()
         let dispatcher = Dispatcher(configuration: config, feed: feed, board: board, recorder: recorder, stop: stop, started: started)
         let progress: @Sendable () -> ReplayProgress = {
@@ -171,10 +171,14 @@ public struct Replayer: Sendable {
     }
 }
 
-/// Keeps the schedule: takes requests from the feed in order, waits until each is due (sleep, then
-/// spin), and hands it to the board. Runs on its own thread; `run()` returns when everything sent
-/// has been answered.
+/// Keeps the schedule: takes requests from the feed in order, sleeps until `handOffLeadNs` before
+/// each is due, and hands it to the board; the lane that takes it writes it at its due time. Runs
+/// on its own thread; `run()` returns when everything sent has been answered.
 final class Dispatcher: @unchecked Sendable {
+    /// How long before its due time a request is handed to a lane: more than a loop takes to see
+    /// the hand-off, so the due time is kept by the lane's own timer and spin.
+    static let handOffLeadNs: Int64 = 2_000_000
+
     private let configuration: ReplayConfiguration
     private let feed: RequestFeed
     private let board: LaneBoard
@@ -204,7 +208,6 @@ final class Dispatcher: @unchecked Sendable {
 
     private func dispatch() {
         Pacer.prepareThread()
-        let pacer = Pacer()
         var schedule = ReplaySchedule(mode: configuration.timing, maxRate: configuration.maxRate)
         let durationNs = configuration.durationSeconds.map { UInt64($0 * 1e9) }
         var pass = 0
@@ -224,10 +227,10 @@ final class Dispatcher: @unchecked Sendable {
                 item.dueNs = started + UInt64(due)
                 // Long gaps (--speed over a quiet capture) are slept in slices, so a stop is seen.
                 while !stop.isRaised, MonotonicClock.now() + 100_000_000 < started + UInt64(due) {
-                    pacer.wait(until: MonotonicClock.now() + 50_000_000)
+                    Pacer.sleep(until: MonotonicClock.now() + 50_000_000)
                 }
                 if stop.isRaised { break }
-                pacer.wait(until: started + UInt64(due))
+                Pacer.sleep(until: started + UInt64(max(0, due - Self.handOffLeadNs)))
             }
             item.warmup = sent < configuration.warmup
             if recorder.waitForRoom() && item.dueNs != nil { item.waited = true }

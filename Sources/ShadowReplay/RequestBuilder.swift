@@ -15,33 +15,48 @@ public struct RequestBuilder: Sendable {
     ]
     private let targets: [ReplayTarget]
     private let rewrite: RequestRewrite
-    private let dropped: Set<String>
+    /// Lower-case names of the recorded headers left out, as bytes.
+    private let dropped: [[UInt8]]
+    /// The rewrite's set headers other than Host, encoded once.
+    private let setLines: [UInt8]
 
     public init(targets: [ReplayTarget], rewrite: RequestRewrite) {
         self.targets = targets
         self.rewrite = rewrite
         dropped = Self.hopByHop.union(rewrite.deleteHeaders.map { $0.lowercased() })
-            .union(rewrite.setHeaders.map { $0.name.lowercased() })
+            .union(rewrite.setHeaders.map { $0.name.lowercased() }).map { Array($0.utf8) }
+        setLines = Array(rewrite.setHeaders.filter { $0.name.lowercased() != "host" }
+            .map { "\($0.name): \($0.value)\r\n" }.joined().utf8)
     }
 
     /// The request's bytes for every target, in `targets` order.
     public func encode(_ request: StoredRequest) -> [ByteBuffer] {
-        var recordedHost: Substring?
+        var headers = request.headers
+        var recordedHost: [UInt8]?
         var rest = ByteBuffer()
-        rest.reserveCapacity(request.headers.utf8.count + request.body.count + 64)
-        for line in request.headers.split(separator: "\r\n", omittingEmptySubsequences: true) {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].lowercased()
-            if name == "host" { recordedHost = line[line.index(after: colon)...].drop { $0 == " " } }
-            if dropped.contains(name) { continue }
-            rest.writeSubstring(line)
+        rest.reserveCapacity(headers.utf8.count + setLines.count + request.body.count + 64)
+        headers.withUTF8 { text in
+            var start = 0
+            while start < text.count {
+                var end = start
+                while end < text.count && !(text[end] == 13 && end + 1 < text.count && text[end + 1] == 10) { end += 1 }
+                let line = UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: text[start..<end]))
+                start = end + 2
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+                let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+                if Self.equalsLowercased(name, Self.host) {
+                    recordedHost = Array(line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") })
+                }
+                if isDropped(name) { continue }
+                rest.writeBytes(line)
+                rest.writeStaticString("\r\n")
+            }
+        }
+        rest.writeBytes(setLines)
+        if !request.body.isEmpty || Self.bodyMethods.contains(request.method) {
+            rest.writeStaticString("Content-Length: ")
+            rest.writeString(String(request.body.count))
             rest.writeStaticString("\r\n")
-        }
-        for field in rewrite.setHeaders where field.name.lowercased() != "host" {
-            rest.writeString("\(field.name): \(field.value)\r\n")
-        }
-        if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
-            rest.writeString("Content-Length: \(request.body.count)\r\n")
         }
         rest.writeStaticString("\r\n")
         rest.writeBytes(request.body)
@@ -56,7 +71,7 @@ public struct RequestBuilder: Sendable {
             buffer.writeString(path)
             buffer.writeStaticString(" HTTP/1.1\r\nHost: ")
             if rewrite.keepHost, let recordedHost {
-                buffer.writeSubstring(recordedHost)
+                buffer.writeBytes(recordedHost)
             } else {
                 buffer.writeString(rewrite.host ?? target.authority)
             }
@@ -64,5 +79,28 @@ public struct RequestBuilder: Sendable {
             buffer.writeImmutableBuffer(rest)
             return buffer
         }
+    }
+
+    private static let host = Array("host".utf8)
+    private static let bodyMethods: Set<String> = ["POST", "PUT", "PATCH"]
+
+    /// Whether a header of this name is left out. A name that is not ASCII is compared by its
+    /// Unicode lower case, as the deleted names are.
+    private func isDropped(_ name: UnsafeRawBufferPointer) -> Bool {
+        if name.contains(where: { $0 >= 0x80 }) {
+            let lowered = Array(String(decoding: name, as: UTF8.self).lowercased().utf8)
+            return dropped.contains(lowered)
+        }
+        return dropped.contains { Self.equalsLowercased(name, $0) }
+    }
+
+    /// Whether ASCII `name` equals the lower-case `lowered`, ignoring case.
+    private static func equalsLowercased(_ name: UnsafeRawBufferPointer, _ lowered: [UInt8]) -> Bool {
+        guard name.count == lowered.count else { return false }
+        for (a, b) in zip(name, lowered) {
+            let folded = a >= 0x41 && a <= 0x5A ? a | 0x20 : a
+            if folded != b { return false }
+        }
+        return true
     }
 }

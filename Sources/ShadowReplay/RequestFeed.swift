@@ -31,8 +31,10 @@ final class RequestFeed: @unchecked Sendable {
         queue = BoundedQueue(capacity: capacity)
     }
 
-    func start() {
+    /// Starts the reading thread; `yielding` lowers its priority (it works ahead of the schedule).
+    func start(yielding: Bool = false) {
         let thread = Thread { [self] in
+            if yielding { Pacer.yieldToOthers() }
             do { try run() } catch { lock.withLock { self.error = error } }
             queue.close()
             stopped.signal()

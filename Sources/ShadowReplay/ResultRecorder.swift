@@ -104,8 +104,11 @@ final class ResultRecorder: @unchecked Sendable {
         }
     }
 
-    func start() {
+    /// Starts the storing thread; `yielding` lowers its priority (open loops: the event loops keep
+    /// the schedule, and a batch may wait).
+    func start(yielding: Bool = false) {
         let thread = Thread { [self] in
+            if yielding { Pacer.yieldToOthers() }
             run()
             stopped.signal()
         }
@@ -171,7 +174,7 @@ final class ResultRecorder: @unchecked Sendable {
             let batch = queue.popAll()
             if batch.isEmpty {
                 if queue.isClosedAndEmpty { return }
-                Thread.sleep(forTimeInterval: 0.002)
+                Thread.sleep(forTimeInterval: 0.010)
                 continue
             }
             var rows: [ResultRow] = []
@@ -204,8 +207,8 @@ final class ResultRecorder: @unchecked Sendable {
                 sendLagNs: sent - intended, scheduledNs: item.scheduledNs,
                 error: outcome.error, errorMessage: outcome.message, warmup: item.warmup)
             if outcome.error == nil {
-                row.headers = outcome.head.map(Self.headerSection)
-                row.body = outcome.body.map { Array($0.readableBytesView) } ?? []
+                row.headers = outcome.headers
+                row.body = outcome.body ?? []
             }
             return row
         }
@@ -248,16 +251,6 @@ final class ResultRecorder: @unchecked Sendable {
                 }
                 observer?.recorded(side: row.side, status: row.status, error: row.error, latencyNs: row.latencyNs, serviceNs: row.serviceNs)
             }
-        }
-    }
-
-    /// The `Name: value` lines of a raw response head, joined by CRLF (the store's header text).
-    static func headerSection(_ head: ByteBuffer) -> String {
-        head.withUnsafeReadableBytes { bytes in
-            guard let lf = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return "" }
-            var end = bytes.count
-            while end > lf + 1 && (bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(lf + 1)..<end]), as: UTF8.self)
         }
     }
 

@@ -28,7 +28,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         var onDone: (SideOutcome) -> Void
         var skippingInterim = false
         var keepAlive = true
-        var body: ByteBuffer?
+        var body: [UInt8]?
     }
 
     private var framer = HTTP1Framer(isRequest: false, maxHeadBytes: 64 << 10)
@@ -95,20 +95,19 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
             }
             pending?.outcome.status = head.status
             pending?.keepAlive = head.keepAlive
-            var copy = context.channel.allocator.buffer(capacity: raw.readableBytes)
-            copy.writeImmutableBuffer(raw)
-            pending?.outcome.head = copy
+            pending?.outcome.headers = Self.headerSection(raw)
         case .data(let chunk):
             guard let limit = pending?.maxBodyBytes else { return }
-            let have = pending?.body?.readableBytes ?? 0
+            let have = pending?.body?.count ?? 0
             if have + chunk.readableBytes > limit {
                 fail(.bodyTooLarge, "response body exceeds the limit of \(limit) bytes")
                 return
             }
             if pending?.body == nil {
-                pending?.body = context.channel.allocator.buffer(capacity: chunk.readableBytes)
+                pending?.body = Array(chunk.readableBytesView)
+            } else {
+                pending?.body?.append(contentsOf: chunk.readableBytesView)
             }
-            pending?.body?.writeImmutableBuffer(chunk)
         case .framing:
             break
         case .end:
@@ -141,7 +140,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         pending = nil
         done.timer?.cancel()
         done.outcome.lastByteNs = MonotonicClock.now()
-        done.outcome.body = done.body ?? ByteBuffer()
+        done.outcome.body = done.body ?? []
         if !done.keepAlive { retire() }
         done.onDone(done.outcome)
     }
@@ -163,7 +162,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private var progress: String {
         guard let pending, pending.outcome.firstByteNs != nil else { return "before any response byte" }
         guard let status = pending.outcome.status else { return "within the response head" }
-        return "after a \(status) head and \(pending.body?.readableBytes ?? 0) body bytes"
+        return "after a \(status) head and \(pending.body?.count ?? 0) body bytes"
     }
 
     /// Stops using the connection and closes it.
@@ -171,6 +170,16 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         guard isReusable else { return }
         isReusable = false
         context?.close(promise: nil)
+    }
+
+    /// The `Name: value` lines of a raw response head, joined by CRLF (the store's header text).
+    static func headerSection(_ head: ByteBuffer) -> String {
+        head.withUnsafeReadableBytes { bytes in
+            guard let lf = bytes.firstIndex(of: UInt8(ascii: "\n")) else { return "" }
+            var end = bytes.count
+            while end > lf + 1 && (bytes[end - 1] == UInt8(ascii: "\n") || bytes[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(lf + 1)..<end]), as: UTF8.self)
+        }
     }
 
     /// Maps a socket or channel error onto the error kind stored with the result.

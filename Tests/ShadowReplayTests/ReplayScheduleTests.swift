@@ -62,6 +62,16 @@ import Testing
         #expect(text(kept[0]).contains("\r\nHost: prod.example\r\n"))
     }
 
+    @Test func headerNamesAreMatchedIgnoringCase() throws {
+        let odd = StoredRequest(
+            id: 2, captureTimeNs: 0, method: "GET", target: "/",
+            headers: "HOST: a.example\r\nTRANSFER-ENCODING: chunked\r\nX-Ünï: 1\r\nX-Ünï-Keep: 2\r\nno colon\r\n\r\nX-Last: 3",
+            body: [])
+        let rewrite = RequestRewrite(keepHost: true, deleteHeaders: ["x-ünï"])
+        let encoded = RequestBuilder(targets: [try target(.baseline, 8001)], rewrite: rewrite).encode(odd)
+        #expect(text(encoded[0]) == "GET / HTTP/1.1\r\nHost: a.example\r\nX-Ünï-Keep: 2\r\nX-Last: 3\r\n\r\n")
+    }
+
     @Test func selectionFiltersAndSamplesStably() {
         let selection = RequestSelection(filter: RequestFilter(methods: ["GET"], pathPrefixes: ["/v1"], excludedPathPrefixes: ["/v1/status"]))
         #expect(selection.exclusion(id: 1, method: "POST", path: "/v1/bid") == .filteredOut)
