@@ -15,6 +15,7 @@
 # replayer's. Goal: latency_ns p50 <= +100 µs, p99 <= +300 µs over 2.000 ms.
 #
 # Usage: bash bench/replay-latency.sh [seconds of load, default 10]
+#        REPLAY_FLAGS="..." adds flags to the replay (e.g. --no-hold-cpu-latency).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
@@ -39,7 +40,7 @@ cand_pid=$FIXTURE_PID; cand_port=$FIXTURE_PORT
 db=$work/replay.db
 copy_db "$work/sample.db" "$db"
 replay_args=(--db "$db" --baseline "http://127.0.0.1:$base_port" --candidate "http://127.0.0.1:$cand_port"
-    --run latency --rate "$RATE" --duration "$SECS" --loop --connections "$CONNS")
+    --run latency --rate "$RATE" --duration "$SECS" --loop --connections "$CONNS" ${REPLAY_FLAGS:-})
 if ! "$bin/shadowdiff" replay "${replay_args[@]}" >"$work/replay.out" 2>"$work/replay.err"; then
     echo "shadowdiff replay failed:" >&2; cat "$work/replay.out" "$work/replay.err" >&2; exit 1
 fi
@@ -48,7 +49,8 @@ kill -TERM "$base_pid" "$cand_pid"; wait "$base_pid" "$cand_pid" || true
 # wrk on a fresh fixture, so its --timing-report counts wrk's requests alone.
 start_fixture "$work/fixture-wrk" --build baseline --delay-us "$DELAY_US" --timing-report
 wrk_pid=$FIXTURE_PID; wrk_port=$FIXTURE_PORT
-wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s bench/lib/openrtb-post.lua \
+# Under the same CPU wake-up latency hold the replay takes by default (--hold-cpu-latency).
+python3 bench/lib/hold-cpu-latency.py wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s bench/lib/openrtb-post.lua \
     "http://127.0.0.1:$wrk_port/openrtb2/auction" >"$work/wrk.txt" 2>&1
 kill -TERM "$wrk_pid"; wait "$wrk_pid" || true
 
@@ -101,6 +103,7 @@ for side in baseline candidate; do
     echo "- goal latency_ns p50 <= +100 µs and p99 <= +300 µs, $side: **$verdict** (p50 $(us "$p50"), p99 $(us "$p99"))"
 done
 echo "- replay errors: $(count_errors "$db" latency)"
+echo "- CPU wake-up latency: the replay holds /dev/cpu_dma_latency at 0 (its default, --hold-cpu-latency), and wrk ran under the same hold; $(grep -h 'not held' "$work/replay.err" "$work/wrk.txt" | head -1 || true)"
 echo "- wrk is wrk, not wrk2: closed loop. Each of its $CONNS connections sends its next request only when the"
 echo "  previous answer is in, so it runs as fast as $CONNS connections allow (about $CONNS / 2 ms) and its figures leave"
 echo "  out the time a request waited to be sent (coordinated omission); the replay's latency_ns includes it."

@@ -130,6 +130,13 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Serve Prometheus metrics at http://ADDR:PORT/metrics while replaying.", valueName: "addr:port"))
     var metrics: String?
 
+    @Flag(inversion: .prefixedNo, help: """
+        While replaying, hold the CPUs' wake-up latency at zero (/dev/cpu_dma_latency, as cyclictest \
+        does) so that idle CPUs answer a response or a timer at once; needs root, and says so once when \
+        it cannot.
+        """)
+    var holdCpuLatency = true
+
     @OptionGroup var progress: ProgressOptions
 
     func validate() throws {
@@ -207,6 +214,15 @@ struct ReplayCommand: AsyncParsableCommand {
     ) async throws {
         let replayer = Replayer(database: database, configuration: configuration, group: group)
         try await replayer.checkTargets()
+        var hold: CPUWakeupLatencyHold?
+        if holdCpuLatency {
+            switch CPUWakeupLatencyHold.acquire() {
+            case .success(let taken): hold = taken
+            case .failure(let why):
+                Terminal.error("note: CPU wake-up latency not held (\(why.detail)); latencies may read tens of µs high on hosts with deep idle states")
+            }
+        }
+        defer { hold?.release() }
         var live: (metrics: ReplayMetrics, endpoint: MetricsEndpoint)?
         if let metrics {
             let (host, port) = try MetricsAddress.parse(metrics)
