@@ -9,9 +9,9 @@ import Testing
 ///   per-response noise fields, `bidid`, bid `id` and `ext.ts`, differ between instances and must be
 ///   reported as noise).
 /// - Injected latency: the candidate answers 10% of requests 1 ms later (`--inject-delay-us 1000
-///   --inject-percent 10`): every run whose baseline latencies leave that delay room to show at
-///   p99 must say latency regressed (`oneMillisecondOnTenPercentOfRequestsIsDetected` says why
-///   runs on a loaded machine cannot be judged).
+///   --inject-percent 10`): every one of 5 runs must say latency regressed, under the same latency
+///   gates as the A/A runs (`writeLatencyGates`: p95 and p99 at 0.25 ms; see
+///   `oneMillisecondOnTenPercentOfRequestsIsDetected` for why p95).
 /// - Injected flips: the candidate answers 0.1% of requests no-bid (`--flip-percent 0.1`); the
 ///   exchanges where that flips a bid, computed here from the request ids, must be exactly the
 ///   decision mismatches the diff reports and lists.
@@ -32,22 +32,21 @@ import Testing
     static let flipRequestCount = 3000
     /// Seeded runs per verdict (the issue asks for at least 20).
     static let runCount = 20
-    /// The p99 threshold given to the diff (`--min-p99-regression-ms`), in the A/A and the
-    /// injected-latency runs alike, so that both measure one verdict procedure: its
-    /// false-positive rate and its power. It must be below the effect: adding 1 ms to some
-    /// requests raises any percentile by at most 1 ms, so with the default threshold (1 ms) the
-    /// injected delay could never be called a regression. Measured on a quiet machine: the
-    /// candidate's p99 rises by 0.6 to 0.77 ms, with 95% intervals ±0.07 to ±0.19 ms wide at 3,000
-    /// pairs, so the threshold is 0.25 ms, a quarter of the largest possible rise.
+    /// The p95 and p99 thresholds of `writeLatencyGates`, in the A/A and the injected-latency runs
+    /// alike, so that both measure one verdict procedure: its false-positive rate and its power. It
+    /// must be below the effect: adding 1 ms to some requests raises any percentile by at most 1 ms,
+    /// so with the default p99 threshold (1 ms) the injected delay could never be called a
+    /// regression; 0.25 ms is a quarter of the largest possible rise.
     static let p99ThresholdMs = "0.25"
-    /// Requests per run of the injected-latency test: p99 intervals narrow with the pairs.
+    /// Requests per run of the injected-latency test: intervals narrow with the pairs.
     static let latencyRequestCount = 3000
-    /// Runs of the injected-latency test: each must show the shift in the paired test.
+    /// Runs of the injected-latency test: each must say latency regressed.
     static let latencyRunCount = 5
 
     @Test func baselineAgainstItselfGivesNoFalseVerdict() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = try HonestyWorkload.record(Self.requestCount, in: dir)
+            let gates = try Self.writeLatencyGates(in: dir)
             let baseline = try RunningBidder(build: "baseline")
             defer { baseline.stop() }
             let candidate = try RunningBidder(build: "baseline")
@@ -60,7 +59,7 @@ import Testing
                 let run = "aa-\(seed)"
                 try HonestyWorkload.replay(db: db, run: run, seed: seed, requests: Self.requestCount, baseline: baseline, candidate: candidate, secondary: secondary)
                 let openrtb = try HonestyWorkload.diff(db: db, run: run, seed: seed, dir: dir, [
-                    "--rules", "openrtb", "--min-p99-regression-ms", Self.p99ThresholdMs,
+                    "--rules", "openrtb", "--rules-file", gates,
                 ])
                 #expect(openrtb.pairs == Self.requestCount, "run \(run)")
                 #expect(openrtb.groups.isEmpty, "A/A run \(run), openrtb rules: candidate differences \(openrtb.groups.summary)")
@@ -70,7 +69,7 @@ import Testing
                 }
 
                 let json = try HonestyWorkload.diff(db: db, run: run, seed: seed, dir: dir, [
-                    "--rules", "json", "--min-p99-regression-ms", Self.p99ThresholdMs,
+                    "--rules", "json", "--rules-file", gates,
                 ])
                 #expect(json.pairs == Self.requestCount, "run \(run)")
                 #expect(json.groups.isEmpty, "A/A run \(run), json rules: candidate differences \(json.groups.summary)")
@@ -83,90 +82,58 @@ import Testing
         }
     }
 
-    /// The injected-latency runs judged for power: those whose baseline leaves the injected delay
-    /// room to show at p99 (see `expectedP99Rise`). Every one of them must say regressed.
+    /// +1 ms on a random 10% of requests must be called a latency regression in every run (5 of 5:
+    /// at a power of 99% per run that holds in 95% of test runs; at 95% per run, in 77%).
     ///
-    /// Why runs are judged at all: the p99 gate compares the two sides' 99th percentiles, and +1 ms
-    /// on 10% of requests raises the candidate's p99 by about 0.6 to 0.75 ms only while fewer than
-    /// about 1% of requests are slow for other reasons. On the shared 2-core machine, CPU load from
-    /// other work stalls 1.5 to 3% of requests by 2 to 10 ms (mostly on both sides of a pair at once:
-    /// the replayer is late to read both answers); both sides' p99 then lie among those stalls and the
-    /// true rise of p99 drops to 0.1 to 0.35 ms, at or below the 0.25 ms threshold. No estimator of
-    /// Δp99 can then clear the threshold in 95% of runs; more requests only narrow its interval
-    /// around that small rise. Measured (debug builds, 3,000 requests, 5 runs each): quiet, the
-    /// expected rise was 0.52 to 0.74 ms and all 5 runs regressed (95% lower bounds 0.35 to 0.67 ms);
-    /// with one busy loop beside them, 0.08 to 0.37 ms and 0 of 5 regressed.
-    ///
-    /// So a run is judged only when the rise the injection would cause on its own baseline, computed
-    /// from the baseline's latencies alone (not from the candidate's, so no run is chosen by its
-    /// outcome), is at least twice the threshold; the other runs are counted as too noisy and
-    /// printed. All judged runs must regress: if the gate's power on a judged run were only 95%,
-    /// 5 judged runs would all regress in just 77% of test runs, so "all of them" asserts a power
-    /// well above 95% (at 99% per run, all 5 pass in 95% of test runs). When no run can be judged
-    /// (a machine loaded throughout), the power is not checked and that is recorded as a known issue.
+    /// Why the verdict procedure has a p95 gate (`writeLatencyGates`): +1 ms on 10% of requests moves the
+    /// top tenth of the candidate's latencies by 1 ms, so its p95 is the median of the delayed
+    /// requests, about 1 ms above the baseline's median, whatever the baseline's tail does. Its p99
+    /// rises by 0.6 to 0.75 ms only while fewer than about 1% of requests are slow for other
+    /// reasons: on a shared 2-core machine 1.5 to 3% of requests stall by 2 to 10 ms (mostly both
+    /// sides of a pair at once), both sides' p99 lie among the stalls, and the rise of p99 falls to
+    /// 0.1 to 0.45 ms, at or below a 0.25 ms threshold (measured: 0 of 5 runs regressed at p99
+    /// beside one busy loop). The p95 gate sees the delay through that noise; A/A runs judge the
+    /// same gates (`baselineAgainstItselfGivesNoFalseVerdict`).
     @Test func oneMillisecondOnTenPercentOfRequestsIsDetected() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = try HonestyWorkload.record(Self.latencyRequestCount, in: dir)
+            let gates = try Self.writeLatencyGates(in: dir)
             let baseline = try RunningBidder(build: "baseline")
             defer { baseline.stop() }
             let candidate = try RunningBidder(build: "baseline", arguments: ["--inject-delay-us", "1000", "--inject-percent", "10"])
             defer { candidate.stop() }
 
             var missedRuns: [Int] = []
-            var noisyRuns: [String] = []
+            var perRun: [String] = []
             for seed in 1...Self.latencyRunCount {
                 let run = "slow-\(seed)"
                 try HonestyWorkload.replay(db: db, run: run, seed: seed, requests: Self.latencyRequestCount, baseline: baseline, candidate: candidate, secondary: nil)
                 if seed == 1 { try Self.checkInjectedDelays(db: db, run: run) }
-                let report = try HonestyWorkload.diff(db: db, run: run, seed: seed, dir: dir, [
-                    "--min-p99-regression-ms", Self.p99ThresholdMs,
-                ])
+                let report = try HonestyWorkload.diff(db: db, run: run, seed: seed, dir: dir, ["--rules-file", gates])
                 #expect(report.pairs == Self.latencyRequestCount, "run \(run)")
                 #expect(report.groups.isEmpty, "the delay changes no decision: \(report.groups.summary)")
-                let rise = Self.expectedP99Rise(try HonestyWorkload.baselineLatencies(db: db, run: run), delayNs: 1_000_000, share: 10)
-                guard rise >= 2 * Self.p99ThresholdNs else {
-                    noisyRuns.append("\(seed): expected p99 rise \(String(format: "%.2f", rise / 1e6)) ms, "
-                                     + "signed-rank p \(String(format: "%.2g", report.latency.overall.analysis.wilcoxon.pValueGreater))")
-                    continue
-                }
                 if !report.latency.overall.regressed { missedRuns.append(seed) }
-                // The paired signed-rank test sees the slower candidate in every judged run at the 1% level (release alone:
-                // p ≈ 1e-150). Under heavy load it can miss too (p 0.92 was seen with every run too noisy to judge).
-                #expect(report.latency.overall.analysis.wilcoxon.pValueGreater < 0.01, "run \(run)")
+                perRun.append("\(seed): \(report.latency.overall.regressedGates.joined(separator: "+")), "
+                              + "signed-rank p \(String(format: "%.2g", report.latency.overall.analysis.wilcoxon.pValueGreater))")
             }
-            let judged = Self.latencyRunCount - noisyRuns.count
-            print("verdict honesty, +1 ms on 10%: p99 gate regressed in \(judged - missedRuns.count) of \(judged) judged runs "
-                  + "(missed seeds \(missedRuns)); too noisy to judge: \(noisyRuns.count) (\(noisyRuns.joined(separator: "; ")))")
-            #expect(missedRuns.isEmpty, "+1 ms on 10% of requests not detected in judged runs \(missedRuns)")
-            if judged == 0 {
-                withKnownIssue("the machine was too loaded to judge the p99 gate's power: \(noisyRuns)") {
-                    Issue.record("no injected-latency run could be judged")
-                }
-            }
+            print("verdict honesty, +1 ms on 10%: latency regressed in \(Self.latencyRunCount - missedRuns.count) of "
+                  + "\(Self.latencyRunCount) runs (missed seeds \(missedRuns); gates that regressed per run: \(perRun.joined(separator: "; ")))")
+            #expect(missedRuns.isEmpty, "+1 ms on 10% of requests not detected in runs \(missedRuns)")
         }
     }
 
-    /// The p99 threshold in ns.
-    static var p99ThresholdNs: Double { Double(p99ThresholdMs)! * 1e6 }
-
-    /// How much adding `delayNs` to `share` percent of requests would raise the nearest-rank p99 of
-    /// these latencies: p99 of the mixture (100 − share)% F(x) + share% F(x − delay), F the
-    /// latencies' own distribution, minus their p99. Uses the baseline alone.
-    static func expectedP99Rise(_ latencies: [Int64], delayNs: Int64, share: Int) -> Double {
-        guard !latencies.isEmpty else { return 0 }
-        let sorted = latencies.sorted()
-        func p99(_ values: [Int64]) -> Int64 { values[(values.count * 99 + 99) / 100 - 1] }
-        var (kept, moved) = (100 - share, share)
-        while moved > 0 { (kept, moved) = (moved, kept % moved) }
-        let unit = kept  // gcd: 10% is 9 plain copies and 1 delayed copy of each latency
-        var mixture: [Int64] = []
-        mixture.reserveCapacity(100 / unit * sorted.count)
-        for value in sorted {
-            mixture.append(contentsOf: repeatElement(value, count: (100 - share) / unit))
-            mixture.append(contentsOf: repeatElement(value + delayNs, count: share / unit))
-        }
-        mixture.sort()
-        return Double(p99(mixture) - p99(sorted))
+    /// The latency gates of the verdict procedure both the A/A and the injected-latency runs judge:
+    /// p50 at its default, p95 and p99 at max(5%, `p99ThresholdMs`).
+    static func writeLatencyGates(in dir: String) throws -> String {
+        let path = dir + "/latency-gates.yaml"
+        try """
+            gates:
+              latency:
+                - {percentile: 50, relative: 0.05, absolute_ms: 0.5}
+                - {percentile: 95, relative: 0.05, absolute_ms: \(p99ThresholdMs)}
+                - {percentile: 99, relative: 0.05, absolute_ms: \(p99ThresholdMs)}
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     @Test func injectedDecisionFlipsAreAllFoundAndListed() async throws {
@@ -297,14 +264,6 @@ enum HonestyWorkload {
         }
     }
 
-    /// The baseline's latency of every answered request of the run, in ns.
-    static func baselineLatencies(db: String, run: String) throws -> [Int64] {
-        try sql(db, """
-            SELECT r.latency_ns FROM results r JOIN runs ON runs.id = r.run_id
-            WHERE runs.name = '\(run)' AND r.side = 'baseline' AND r.warmup = 0 AND r.error IS NULL AND r.latency_ns IS NOT NULL
-            """).split(separator: "\n").compactMap { Int64($0) }
-    }
-
     struct BaselineAnswer {
         var exchange: Int64
         var requestID: String
@@ -386,8 +345,17 @@ struct HonestyReport: Decodable {
             struct Wilcoxon: Decodable { var pValueGreater: Double }
             var wilcoxon: Wilcoxon
         }
+        struct Gate: Decodable {
+            struct Limit: Decodable { var percentile: String }
+            var gate: Limit
+            var regressed: Bool
+        }
         var regressed: Bool
+        var gates: [Gate]
         var analysis: Analysis
+
+        /// The percentile labels of the gates that regressed, e.g. ["p95", "p99"].
+        var regressedGates: [String] { gates.filter(\.regressed).map(\.gate.percentile) }
     }
 
     struct EndpointVerdict: Decodable {
