@@ -10,7 +10,7 @@ import Testing
 ///   reported as noise).
 /// - Injected latency: the candidate answers 10% of requests 1 ms later (`--inject-delay-us 1000
 ///   --inject-percent 10`): every one of 5 runs must say latency regressed, under the same latency
-///   gates as the A/A runs (`writeLatencyGates`: p95 and p99 at 0.25 ms; see
+///   gates as the A/A runs (`writeLatencyGates`: p95 at 0.15 ms, p99 at 0.25 ms; see
 ///   `oneMillisecondOnTenPercentOfRequestsIsDetected` for why p95).
 /// - Injected flips: the candidate answers 0.1% of requests no-bid (`--flip-percent 0.1`); the
 ///   exchanges where that flips a bid, computed here from the request ids, must be exactly the
@@ -33,11 +33,13 @@ import Testing
     /// Seeded runs per verdict (the issue asks for at least 20).
     static let runCount = 20
     /// The p95 and p99 thresholds of `writeLatencyGates`, in the A/A and the injected-latency runs
-    /// alike, so that both measure one verdict procedure: its false-positive rate and its power. It
-    /// must be below the effect: adding 1 ms to some requests raises any percentile by at most 1 ms,
-    /// so with the default p99 threshold (1 ms) the injected delay could never be called a
-    /// regression; 0.25 ms is a quarter of the largest possible rise.
+    /// alike, so that both measure one verdict procedure: its false-positive rate and its power.
+    /// They must be below the effect: adding 1 ms to some requests raises any percentile by at
+    /// most 1 ms, so with the default p99 threshold (1 ms) the injected delay could never be called
+    /// a regression. Measured with these debug builds: the candidate's p95 rises by 0.23 to 0.46 ms
+    /// (its 95% lower bound 0.16 to 0.39 ms) while A/A lower bounds of Δp95 stay under 0.07 ms.
     static let p99ThresholdMs = "0.25"
+    static let p95ThresholdMs = "0.15"
     /// Requests per run of the injected-latency test: intervals narrow with the pairs.
     static let latencyRequestCount = 3000
     /// Runs of the injected-latency test: each must say latency regressed.
@@ -55,6 +57,7 @@ import Testing
             defer { secondary.stop() }
 
             var regressedRuns: [Int] = []
+            var p95Lows: [Double] = []
             for seed in 1...Self.runCount {
                 let run = "aa-\(seed)"
                 try HonestyWorkload.replay(db: db, run: run, seed: seed, requests: Self.requestCount, baseline: baseline, candidate: candidate, secondary: secondary)
@@ -67,6 +70,7 @@ import Testing
                 if openrtb.latency.overall.regressed || openrtb.latency.endpoints.contains(where: \.regressed) {
                     regressedRuns.append(seed)
                 }
+                if let low = openrtb.latency.overall.gates.first(where: { $0.gate.percentile == "p95" })?.lowNs { p95Lows.append(low) }
 
                 let json = try HonestyWorkload.diff(db: db, run: run, seed: seed, dir: dir, [
                     "--rules", "json", "--rules-file", gates,
@@ -77,7 +81,8 @@ import Testing
                 #expect(json.noisyGroups.contains { $0.field.contains("bidid") },
                         "A/A run \(run), json rules: the random bidid must be reported as noise: \(json.noisyGroups.summary)")
             }
-            print("verdict honesty, A/A: \(regressedRuns.count) of \(Self.runCount) runs said latency regressed (seeds \(regressedRuns))")
+            print("verdict honesty, A/A: \(regressedRuns.count) of \(Self.runCount) runs said latency regressed (seeds \(regressedRuns)); "
+                  + "highest lower bound of Δp95 \(Self.ms(p95Lows.max()))")
             #expect(regressedRuns.count * 20 <= Self.runCount, "false latency regressions in more than 5% of runs: seeds \(regressedRuns)")
         }
     }
@@ -85,15 +90,15 @@ import Testing
     /// +1 ms on a random 10% of requests must be called a latency regression in every run (5 of 5:
     /// at a power of 99% per run that holds in 95% of test runs; at 95% per run, in 77%).
     ///
-    /// Why the verdict procedure has a p95 gate (`writeLatencyGates`): +1 ms on 10% of requests moves the
-    /// top tenth of the candidate's latencies by 1 ms, so its p95 is the median of the delayed
-    /// requests, about 1 ms above the baseline's median, whatever the baseline's tail does. Its p99
-    /// rises by 0.6 to 0.75 ms only while fewer than about 1% of requests are slow for other
-    /// reasons: on a shared 2-core machine 1.5 to 3% of requests stall by 2 to 10 ms (mostly both
-    /// sides of a pair at once), both sides' p99 lie among the stalls, and the rise of p99 falls to
-    /// 0.1 to 0.45 ms, at or below a 0.25 ms threshold (measured: 0 of 5 runs regressed at p99
-    /// beside one busy loop). The p95 gate sees the delay through that noise; A/A runs judge the
-    /// same gates (`baselineAgainstItselfGivesNoFalseVerdict`).
+    /// Why the verdict procedure has a p95 gate (`writeLatencyGates`): +1 ms on 10% of requests
+    /// fills the candidate's top tenth with delayed requests, so its p95 lies among them and rises
+    /// by a large share of the delay however the baseline's own tail looks (0.23 to 0.46 ms with
+    /// these debug builds). Its p99 rises by 0.6 to 0.75 ms only while fewer than about 1% of
+    /// requests are slow for other reasons: on a shared 2-core machine 1.5 to 3% of requests stall
+    /// by 2 to 10 ms (mostly both sides of a pair at once), both sides' p99 lie among the stalls,
+    /// and the rise of p99 falls to 0.1 to 0.45 ms, at or below its 0.25 ms threshold (measured: 0
+    /// of 5 runs regressed at p99 beside one busy loop). A/A runs judge the same gates
+    /// (`baselineAgainstItselfGivesNoFalseVerdict`).
     @Test func oneMillisecondOnTenPercentOfRequestsIsDetected() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = try HonestyWorkload.record(Self.latencyRequestCount, in: dir)
@@ -113,7 +118,9 @@ import Testing
                 #expect(report.pairs == Self.latencyRequestCount, "run \(run)")
                 #expect(report.groups.isEmpty, "the delay changes no decision: \(report.groups.summary)")
                 if !report.latency.overall.regressed { missedRuns.append(seed) }
+                let p95 = report.latency.overall.gates.first { $0.gate.percentile == "p95" }
                 perRun.append("\(seed): \(report.latency.overall.regressedGates.joined(separator: "+")), "
+                              + "Δp95 \(Self.ms(p95?.estimateNs)) low \(Self.ms(p95?.lowNs)), "
                               + "signed-rank p \(String(format: "%.2g", report.latency.overall.analysis.wilcoxon.pValueGreater))")
             }
             print("verdict honesty, +1 ms on 10%: latency regressed in \(Self.latencyRunCount - missedRuns.count) of "
@@ -122,15 +129,17 @@ import Testing
         }
     }
 
+    static func ms(_ ns: Double?) -> String { ns.map { String(format: "%.2f ms", $0 / 1e6) } ?? "-" }
+
     /// The latency gates of the verdict procedure both the A/A and the injected-latency runs judge:
-    /// p50 at its default, p95 and p99 at max(5%, `p99ThresholdMs`).
+    /// p50 at its default, p95 at max(5%, `p95ThresholdMs`), p99 at max(5%, `p99ThresholdMs`).
     static func writeLatencyGates(in dir: String) throws -> String {
         let path = dir + "/latency-gates.yaml"
         try """
             gates:
               latency:
                 - {percentile: 50, relative: 0.05, absolute_ms: 0.5}
-                - {percentile: 95, relative: 0.05, absolute_ms: \(p99ThresholdMs)}
+                - {percentile: 95, relative: 0.05, absolute_ms: \(p95ThresholdMs)}
                 - {percentile: 99, relative: 0.05, absolute_ms: \(p99ThresholdMs)}
             """.write(toFile: path, atomically: true, encoding: .utf8)
         return path
@@ -349,6 +358,8 @@ struct HonestyReport: Decodable {
             struct Limit: Decodable { var percentile: String }
             var gate: Limit
             var regressed: Bool
+            var estimateNs: Double?
+            var lowNs: Double?
         }
         var regressed: Bool
         var gates: [Gate]
