@@ -54,22 +54,10 @@ public struct EncodedExchange: Sendable {
             captureTimeNs: exchange.captureTimeNs, connection: exchange.connection, client: exchange.client,
             server: exchange.server, wireProtocol: exchange.wireProtocol, method: exchange.request.method,
             target: exchange.request.target, version: exchange.request.version,
-            requestHeaderText: Self.text(of: exchange.request.headers), requestBody: exchange.request.body,
+            requestHeaderText: exchange.request.headers.wireUTF8, requestBody: exchange.request.body,
             response: exchange.response.map {
-                Response(status: $0.status, headerText: Self.text(of: $0.headers), body: $0.body)
+                Response(status: $0.status, headerText: $0.headers.wireUTF8, body: $0.body)
             },
             productionLatencyNs: exchange.productionLatencyNs, productionError: exchange.productionError)
-    }
-
-    /// `headers` as stored: the UTF-8 of `headers.wireText`.
-    static func text(of headers: [HeaderField]) -> [UInt8] {
-        var text: [UInt8] = []
-        for (i, field) in headers.enumerated() {
-            if i > 0 { text.append(contentsOf: [13, 10]) }
-            text.append(contentsOf: field.name.utf8)
-            text.append(contentsOf: [58, 32])
-            text.append(contentsOf: field.value.utf8)
-        }
-        return text
     }
 }

@@ -19,7 +19,19 @@ extension Array where Element == HeaderField {
 
     /// Headers in the compact text form the store keeps: `Name: value` lines joined by CRLF.
     public var wireText: String {
-        map { "\($0.name): \($0.value)" }.joined(separator: "\r\n")
+        String(decoding: wireUTF8, as: UTF8.self)
+    }
+
+    /// The UTF-8 bytes of `wireText`.
+    public var wireUTF8: [UInt8] {
+        var text: [UInt8] = []
+        for (i, field) in enumerated() {
+            if i > 0 { text.append(contentsOf: [13, 10]) }
+            text.append(contentsOf: field.name.utf8)
+            text.append(contentsOf: [58, 32])
+            text.append(contentsOf: field.value.utf8)
+        }
+        return text
     }
 
     /// Parses `wireText` back; lines without a colon are skipped.

@@ -49,14 +49,15 @@ public enum DecisionExtractor {
                 if l != r { emit(name, l ?? "(absent)", r ?? "(absent)") }
             }
             func check(_ name: String, _ l: [String], _ r: [String]) {
+                guard l != r else { return }
                 let (lt, rt) = (l.joined(separator: ","), r.joined(separator: ","))
                 if lt != rt { emit(name, lt, rt) }
             }
             check("crid", a.crid, b.crid)
-            if a.adomain != b.adomain { check("adomain", a.adomain, b.adomain) }
+            check("adomain", a.adomain, b.adomain)
             check("dealid", a.dealid, b.dealid)
-            if a.cat != b.cat { check("cat", a.cat, b.cat) }
-            if a.attr != b.attr { check("attr", a.attr, b.attr) }
+            check("cat", a.cat, b.cat)
+            check("attr", a.attr, b.attr)
             check("seat", a.seat, b.seat)
             check("cur", a.currency, b.currency)
         }

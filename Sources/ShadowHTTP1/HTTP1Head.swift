@@ -83,22 +83,9 @@ public struct HTTP1Head: Sendable {
         }
     }
 
-    /// The head's fields as recorded (wire order and case), or nil when it does not parse.
-    public static func fields(of head: ByteBuffer, isRequest: Bool) -> (HTTP1Head, [HeaderField])? {
-        var fields: [HeaderField] = []
-        let parsed: HTTP1Head? = head.withUnsafeReadableBytes { bytes in
-            try? parse(bytes, role: isRequest ? .request(kind: .other) : .response(answering: .other)) { name, value in
-                fields.append(HeaderField(
-                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[name]), as: UTF8.self),
-                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[value]), as: UTF8.self)))
-            }
-        }
-        return parsed.map { ($0, fields) }
-    }
-
-    /// The head's fields in the store's text form, `Name: value` lines joined by CRLF (what
-    /// `[HeaderField].wireText` makes of `fields(of:isRequest:)`), built in one pass without a
-    /// string per field. Values of fields named in `redacting` (lower-case names) become
+    /// The head's fields in the store's text form, `Name: value` lines joined by CRLF in wire order
+    /// and case, values without surrounding whitespace (`[HeaderField].wireText`), built in one
+    /// pass without a string per field. Values of fields named in `redacting` (lower-case names) become
     /// `replacement`; `redacted` counts them. Nil when the head does not parse.
     public static func storedFieldText(
         of head: ByteBuffer, isRequest: Bool, redacting: [[UInt8]] = [], replacement: [UInt8] = []
@@ -360,13 +347,15 @@ public struct HTTP1Head: Sendable {
     }
 
     static func equalsLowercase(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ lowercase: [UInt8]) -> Bool {
-        guard range.count == lowercase.count else { return false }
-        var j = 0
-        for i in range {
-            var b = bytes[i]
-            if b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") { b |= 0x20 }
-            if b != lowercase[j] { return false }
-            j += 1
+        equalsLowercase(UnsafeRawBufferPointer(rebasing: bytes[range]), lowercase)
+    }
+
+    /// Whether the ASCII `name` equals `lowercase` (already lower-case), ignoring case.
+    public static func equalsLowercase(_ name: UnsafeRawBufferPointer, _ lowercase: [UInt8]) -> Bool {
+        guard name.count == lowercase.count else { return false }
+        for (b, l) in zip(name, lowercase) {
+            let folded = b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b | 0x20 : b
+            if folded != l { return false }
         }
         return true
     }

@@ -1,5 +1,6 @@
 import NIOCore
 import ShadowCore
+import ShadowHTTP1
 import ShadowStore
 
 /// Encodes a stored request as the HTTP/1.1 bytes sent to each target.
@@ -44,7 +45,7 @@ public struct RequestBuilder: Sendable {
                 start = end + 2
                 guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
                 let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
-                if Self.equalsLowercased(name, Self.host) {
+                if HTTP1Head.equalsLowercase(name, Self.host) {
                     recordedHost = Array(line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") })
                 }
                 if isDropped(name) { continue }
@@ -91,16 +92,6 @@ public struct RequestBuilder: Sendable {
             let lowered = Array(String(decoding: name, as: UTF8.self).lowercased().utf8)
             return dropped.contains(lowered)
         }
-        return dropped.contains { Self.equalsLowercased(name, $0) }
-    }
-
-    /// Whether ASCII `name` equals the lower-case `lowered`, ignoring case.
-    private static func equalsLowercased(_ name: UnsafeRawBufferPointer, _ lowered: [UInt8]) -> Bool {
-        guard name.count == lowered.count else { return false }
-        for (a, b) in zip(name, lowered) {
-            let folded = a >= 0x41 && a <= 0x5A ? a | 0x20 : a
-            if folded != b { return false }
-        }
-        return true
+        return dropped.contains { HTTP1Head.equalsLowercase(name, $0) }
     }
 }

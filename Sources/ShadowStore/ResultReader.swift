@@ -43,19 +43,17 @@ extension ShadowDatabase {
 /// result. As with a join, a result without a body row, or a body without a result, is passed over.
 private struct ResultScan {
     private let results: SQLiteRows
-    private let bodies: SQLiteRows
-    private var bodiesLeft = true
-    private var bodyStarted = false
+    private var bodies: MergeCursor
 
     init(db: Database, runID: Int64) throws {
         results = try SQLiteRows(db, sql: """
             SELECT pass, exchange_id, side, status, first_byte_ns, latency_ns, error FROM results
             WHERE run_id = ? AND warmup = 0 ORDER BY pass, exchange_id, side
             """, arguments: [runID])
-        bodies = try SQLiteRows(db, sql: """
+        bodies = MergeCursor(try SQLiteRows(db, sql: """
             SELECT pass, exchange_id, side, headers, body, error_message FROM result_bodies
             WHERE run_id = ? ORDER BY pass, exchange_id, side
-            """, arguments: [runID])
+            """, arguments: [runID]))
     }
 
     /// The next result that has a body, with the bodies cursor on its body; nil at the end.
@@ -64,32 +62,21 @@ private struct ResultScan {
         while try results.next() {
             let pass = results.int64(0), id = results.int64(1)
             let sideText = results.utf8(2)
-            guard try seekBody(pass: pass, exchangeID: id, side: sideText),
-                  let side = Side(rawValue: String(decoding: sideText, as: UTF8.self)) else { continue }
+            let hasBody = try bodies.seek { body in
+                let byPass = body.int64(0) < pass ? -1 : (body.int64(0) > pass ? 1 : 0)
+                guard byPass == 0 else { return byPass }
+                let byID = body.int64(1) < id ? -1 : (body.int64(1) > id ? 1 : 0)
+                return byID == 0 ? binaryOrder(body.utf8(2), sideText) : byID
+            }
+            guard hasBody, let side = Side(rawValue: String(decoding: sideText, as: UTF8.self)) else { continue }
             return (Int(pass), id, side)
         }
         return nil
     }
 
-    /// Moves the bodies cursor to the first body at or after the key; true when it is that key's.
-    private mutating func seekBody(pass: Int64, exchangeID: Int64, side: UnsafeBufferPointer<UInt8>) throws -> Bool {
-        while bodiesLeft {
-            if !bodyStarted {
-                bodiesLeft = try bodies.next()
-                bodyStarted = true
-                continue
-            }
-            var order = bodies.int64(0) < pass ? -1 : (bodies.int64(0) > pass ? 1 : 0)
-            if order == 0 { order = bodies.int64(1) < exchangeID ? -1 : (bodies.int64(1) > exchangeID ? 1 : 0) }
-            if order == 0 { order = binaryOrder(bodies.utf8(2), side) }
-            if order >= 0 { return order == 0 }
-            bodyStarted = false
-        }
-        return false
-    }
-
     /// The current result with its body.
     func sideResult(side: Side) -> SideResult? {
+        let bodies = bodies.rows
         let response = results.intOrNil(3).map { status in
             RecordedResponse(status: status, headers: [HeaderField](wireUTF8: bodies.utf8(3)), body: bodies.bytes(4))
         }
@@ -126,9 +113,7 @@ private struct ExchangeScan {
     let db: Database
     let requestBodies: Bool
     private var heads: SQLiteRows?
-    private var bodies: SQLiteRows?
-    private var bodiesLeft = true
-    private var bodyStarted = false
+    private var bodies: MergeCursor?
     private var last: StoredExchange?
 
     init(db: Database, requestBodies: Bool) {
@@ -144,38 +129,22 @@ private struct ExchangeScan {
                        prod_status, prod_latency_ns, prod_error
                 FROM exchanges WHERE id >= ? ORDER BY id
                 """, arguments: [id])
-            bodies = try SQLiteRows(db, sql: """
+            bodies = MergeCursor(try SQLiteRows(db, sql: """
                 SELECT exchange_id, prod_headers, prod_body,
                        \(requestBodies ? "request_version, request_headers, request_body" : "NULL, NULL, NULL")
                 FROM exchange_bodies WHERE exchange_id >= ? ORDER BY exchange_id
-                """, arguments: [id])
-            bodiesLeft = true
-            bodyStarted = false
+                """, arguments: [id]))
         }
-        guard let heads, let bodies else { return nil }
+        guard let heads else { return nil }
         while try heads.next() {
             let headID = heads.int64(0)
-            guard headID >= id, try seekBody(headID, bodies) else { continue }
-            let stored = Self.storedExchange(heads, bodies)
+            guard headID >= id,
+                  try bodies!.seek({ $0.int64(0) < headID ? -1 : ($0.int64(0) > headID ? 1 : 0) }) else { continue }
+            let stored = Self.storedExchange(heads, bodies!.rows)
             last = stored
             return stored.id == id ? stored : nil
         }
         return nil
-    }
-
-    /// Moves `bodies` to the first row at or after `id`; true when it is that exchange's.
-    private mutating func seekBody(_ id: Int64, _ bodies: SQLiteRows) throws -> Bool {
-        while bodiesLeft {
-            if !bodyStarted {
-                bodiesLeft = try bodies.next()
-                bodyStarted = true
-                continue
-            }
-            let at = bodies.int64(0)
-            if at >= id { return at == id }
-            bodyStarted = false
-        }
-        return false
     }
 
     /// The exchange the two cursors are on, read as `ShadowDatabase.storedExchange` reads a joined row.

@@ -57,6 +57,34 @@ struct SQLiteRows {
     }
 }
 
+/// Rows read in key order beside another cursor, for a merge join: `seek` moves to the first row
+/// whose key is not behind the one wanted, so each row is read once.
+struct MergeCursor {
+    let rows: SQLiteRows
+    private var rowsLeft = true
+    private var onRow = false
+
+    init(_ rows: SQLiteRows) {
+        self.rows = rows
+    }
+
+    /// Moves to the first row at or after the wanted key; true when it is that key's row.
+    /// `order` compares the current row's key with the wanted one (negative: behind it).
+    mutating func seek(_ order: (SQLiteRows) -> Int) throws -> Bool {
+        while rowsLeft {
+            guard onRow else {
+                rowsLeft = try rows.next()
+                onRow = true
+                continue
+            }
+            let position = order(rows)
+            if position >= 0 { return position == 0 }
+            onRow = false
+        }
+        return false
+    }
+}
+
 /// SQLite's BINARY collation (memcmp, then length): how `ORDER BY` sorts the text of a key.
 func binaryOrder(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
     for (x, y) in zip(a, b) where x != y { return x < y ? -1 : 1 }
