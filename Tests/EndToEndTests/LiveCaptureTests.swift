@@ -37,7 +37,16 @@ import Testing
                 #expect(curl.status == 0)
                 sent += requests.count
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // tcpdump (-U) writes each packet as it reads it; on a loaded machine it may read the last
+            // responses late, and an interrupt would drop what it has not read. Stop it once the file
+            // has stopped growing for 500 ms (at most 10 s).
+            let waitedSince = Date()
+            var size = -1, stableSince = Date()
+            while Date().timeIntervalSince(stableSince) < 0.5 && Date().timeIntervalSince(waitedSince) < 10 {
+                try await Task.sleep(for: .milliseconds(50))
+                let now = (try? FileManager.default.attributesOfItem(atPath: pcap)[.size] as? Int) ?? -1
+                if now != size { (size, stableSince) = (now, Date()) }
+            }
             capture.interrupt()
             if !Harness.reap(capture, within: 10) { Issue.record("tcpdump did not stop on SIGINT") }
 
