@@ -63,7 +63,7 @@ let package = Package(
         ]),
         // Tee sockets: the inline recording proxy and the mirror sink (SwiftNIO; HTTP framed, not decoded).
         .target(name: "ShadowTee", dependencies: [
-            "ShadowCore", "ShadowHTTP1",
+            "ShadowCore", "ShadowHTTP1", "ShadowStore", "CShadowSys",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -132,7 +132,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowTeeTests", dependencies: [
-            "ShadowTee",
+            "ShadowTee", "ShadowStore",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),

@@ -8,13 +8,14 @@
 # stored one exchange per response it passed back.
 #
 # Usage: bash bench/tee-proxy.sh [seconds per run, default 10] [rounds, default 3] [connections, default 32]
-#        PROXY_THREADS=n picks the proxy's event loops (default 1, like the single nginx worker).
+#        WORKERS=n: the nginx proxy's worker processes and the capture proxy's event loops alike
+#        (default 1; 2, one per core, is both tools' production setting on this machine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 ROUNDS=${2:-3}
 CONNS=${3:-32}
-THREADS=${PROXY_THREADS:-1}
+THREADS=${WORKERS:-${PROXY_THREADS:-1}}
 . bench/lib/setup.sh
 require wrk=wrk nginx=nginx-light sqlite3=sqlite3
 build_shadowdiff
@@ -26,7 +27,7 @@ ORIGIN_PID=$NGINX_PID
 # (b): the same origin behind nginx proxy_pass with a keep-alive upstream pool.
 mkdir -p "$work/proxy/tmp"
 cat >"$work/proxy/nginx.conf" <<CONF
-worker_processes 1;
+worker_processes $THREADS;
 daemon off;
 pid $work/proxy/nginx.pid;
 error_log $work/proxy/error.log warn;
@@ -79,7 +80,7 @@ done
 median() {  # median FIELD "r1;r2;..." (fields: 1 req/s, 2 p50, 3 p99)
     echo "$2" | tr ';' '\n' | grep -v '^$' | awk -v f="$1" '{print $f}' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-echo "wrk -t1 POST OpenRTB fixture, ${SECS}s per run, $ROUNDS rounds (medians); proxy threads: $THREADS"
+echo "wrk -t1 POST OpenRTB fixture, ${SECS}s per run, $ROUNDS rounds (medians); nginx proxy workers and capture proxy event loops: $THREADS"
 printf "%-34s %6s %10s %9s %9s\n" target conns "req/s" "p50 µs" "p99 µs"
 for load in "$CONNS" 1; do
     for target in a b c d; do

@@ -71,6 +71,9 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case recordQueueFull = "record_queue_full"
     /// Tee: forwarded, but the store had failed; not recorded.
     case storeFailed = "store_failed"
+    /// Tee: spooled, but its spool segment no longer decodes (a damaged file); the segment stays in
+    /// `spooled_exchanges` for inspection.
+    case spoolUnreadable = "spool_unreadable"
     /// Tee: the client closed its connection before the whole request arrived.
     case clientClosed = "client_closed"
 }

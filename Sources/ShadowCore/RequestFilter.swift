@@ -14,11 +14,21 @@ public struct RequestFilter: Sendable, Codable, Equatable {
         self.excludedPathPrefixes = excludedPathPrefixes
     }
 
-    /// Whether it admits every request.
-    public var admitsAll: Bool { methods.isEmpty && pathPrefixes.isEmpty && excludedPathPrefixes.isEmpty }
-
     public func admits(method: String, path: Substring) -> Bool {
-        if !methods.isEmpty && !methods.contains(method.uppercased()) { return false }
+        admits(method: method) && admits(path: path)
+    }
+
+    /// As `admits(method:path:)`, working the path out of `target` only when a path filter needs it.
+    public func admits(method: String, target: String) -> Bool {
+        guard admits(method: method) else { return false }
+        return pathPrefixes.isEmpty && excludedPathPrefixes.isEmpty || admits(path: RecordedRequest.path(of: target))
+    }
+
+    private func admits(method: String) -> Bool {
+        methods.isEmpty || methods.contains(method) || methods.contains(method.uppercased())
+    }
+
+    private func admits(path: Substring) -> Bool {
         if !pathPrefixes.isEmpty && !pathPrefixes.contains(where: { path.hasPrefix($0) }) { return false }
         return !excludedPathPrefixes.contains(where: { path.hasPrefix($0) })
     }

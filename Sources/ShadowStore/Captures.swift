@@ -11,6 +11,8 @@ public struct CaptureInfo: Sendable {
     public var error: String?
     public var startedAt: String
     public var exchanges: Int64
+    /// Records a tee spooled and has not expanded into `exchanges` yet.
+    public var spooled: Int64
     public var counters: Counters
     /// pcap imports: what `capture --resume` checks the file and settings against (the importer's JSON).
     public var resumeKey: String?
@@ -121,7 +123,8 @@ extension ShadowDatabase {
     public func captures() throws -> [CaptureInfo] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n
+                SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n,
+                       (SELECT coalesce(sum(records), 0) FROM spooled_exchanges s WHERE s.capture_id = c.id) AS spooled
                 FROM captures c ORDER BY c.id
                 """).map { try Self.captureInfo(db, $0) }
         }
@@ -133,6 +136,7 @@ extension ShadowDatabase {
         return CaptureInfo(
             id: id, sourceKind: row["source_kind"], source: row["source"], filter: row["filter"],
             status: row["status"], error: row["error"], startedAt: row["started_at"], exchanges: row["n"],
+            spooled: row["spooled"] ?? 0,
             counters: try counters(db, table: "capture_counters", key: "capture_id", id: id), resumeKey: row["resume_key"])
     }
 

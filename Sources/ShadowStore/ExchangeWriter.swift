@@ -39,12 +39,6 @@ public final class ExchangeWriter {
         return pending.count >= batchSize ? try flush() : []
     }
 
-    /// Takes exchanges already encoded; commits once `batchSize` are pending.
-    public func append(encoded exchanges: [EncodedExchange]) throws {
-        pending.append(contentsOf: exchanges)
-        if pending.count >= batchSize { try flush() }
-    }
-
     /// Commits everything pending in one transaction; returns the batches of `CapturedExchange`s
     /// written, so that the caller may choose the thread that frees them.
     @discardableResult
@@ -52,54 +46,57 @@ public final class ExchangeWriter {
         guard !pending.isEmpty else { return [] }
         let captureID = captureID
         var binder = scratch
-        try database.write { db in
-            let meta = try db.cachedStatement(sql: """
-                INSERT INTO exchanges (capture_id, capture_time_ns, connection, client, server, protocol,
-                    method, target, request_bytes, prod_status, prod_latency_ns, prod_response_bytes, prod_error)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).sqliteStatement
-            let bodies = try db.cachedStatement(sql: """
-                INSERT INTO exchange_bodies (exchange_id, request_version, request_headers, request_body,
-                    prod_headers, prod_body) VALUES (?, ?, ?, ?, ?, ?)
-                """).sqliteStatement
-            for e in pending {
-                binder.begin(meta)
-                binder.bind(captureID)
-                binder.bind(e.captureTimeNs)
-                binder.bind(e.connection)
-                binder.bind(e.client)
-                binder.bind(e.server)
-                binder.bind(e.wireProtocol.rawValue)
-                binder.bind(e.method)
-                binder.bind(e.target)
-                binder.bind(Int64(e.requestBody.count))
-                binder.bind(e.response.map { Int64($0.status) })
-                binder.bind(e.productionLatencyNs)
-                binder.bind(e.response.map { Int64($0.body.count) })
-                binder.bind(e.productionError)
-                try binder.step(db)
-
-                binder.begin(bodies)
-                binder.bind(db.lastInsertedRowID)
-                binder.bind(e.version)
-                binder.bindText(e.requestHeaderText)
-                binder.bindBlob(e.requestBody)
-                if let response = e.response {
-                    binder.bindText(response.headerText)
-                    binder.bindBlob(response.body)
-                } else {
-                    binder.bind(nil as Int64?)
-                    binder.bind(nil as Int64?)
-                }
-                try binder.step(db)
-            }
-        }
+        try database.write { db in try Self.insert(pending, captureID: captureID, db: db, binder: &binder) }
         scratch = binder
         committed += Int64(pending.count)
         pending.removeAll(keepingCapacity: true)
         let written = pendingBatches
         pendingBatches.removeAll(keepingCapacity: true)
         return written
+    }
+
+    /// Inserts `exchanges` of `captureID` inside the caller's transaction.
+    static func insert(_ exchanges: [EncodedExchange], captureID: Int64, db: Database, binder: inout SQLiteBinder) throws {
+        let meta = try db.cachedStatement(sql: """
+            INSERT INTO exchanges (capture_id, capture_time_ns, connection, client, server, protocol,
+                method, target, request_bytes, prod_status, prod_latency_ns, prod_response_bytes, prod_error)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).sqliteStatement
+        let bodies = try db.cachedStatement(sql: """
+            INSERT INTO exchange_bodies (exchange_id, request_version, request_headers, request_body,
+                prod_headers, prod_body) VALUES (?, ?, ?, ?, ?, ?)
+            """).sqliteStatement
+        for e in exchanges {
+            binder.begin(meta)
+            binder.bind(captureID)
+            binder.bind(e.captureTimeNs)
+            binder.bind(e.connection)
+            binder.bind(e.client)
+            binder.bind(e.server)
+            binder.bind(e.wireProtocol.rawValue)
+            binder.bind(e.method)
+            binder.bind(e.target)
+            binder.bind(Int64(e.requestBody.count))
+            binder.bind(e.response.map { Int64($0.status) })
+            binder.bind(e.productionLatencyNs)
+            binder.bind(e.response.map { Int64($0.body.count) })
+            binder.bind(e.productionError)
+            try binder.step(db)
+
+            binder.begin(bodies)
+            binder.bind(db.lastInsertedRowID)
+            binder.bind(e.version)
+            binder.bindText(e.requestHeaderText)
+            binder.bindBlob(e.requestBody)
+            if let response = e.response {
+                binder.bindText(response.headerText)
+                binder.bindBlob(response.body)
+            } else {
+                binder.bind(nil as Int64?)
+                binder.bind(nil as Int64?)
+            }
+            try binder.step(db)
+        }
     }
 }
 

@@ -6,7 +6,7 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 6
+    static let version = 7
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -41,8 +41,32 @@ enum Schema {
             try db.execute(sql: v6RunOwners)
             try db.execute(sql: "PRAGMA user_version = 6")
         }
+        // v7: the tee spools raw records in segments first and expands them into `exchanges` when
+        // the CPU is otherwise idle, so that production does not pay for indexing them.
+        migrator.registerMigration("v7") { db in
+            try db.execute(sql: v7Spool)
+            try db.execute(sql: "PRAGMA user_version = 7")
+        }
         return migrator
     }
+
+    private static let v7Spool = """
+        CREATE TABLE spooled_exchanges (
+            id         INTEGER PRIMARY KEY,
+            capture_id INTEGER NOT NULL REFERENCES captures(id) ON DELETE CASCADE,
+            records    INTEGER NOT NULL,   -- exchanges in the segment
+            segment    BLOB NOT NULL       -- the tee's raw records (docs/SCHEMA.md), not yet in `exchanges`
+        );
+        CREATE INDEX spooled_exchanges_by_capture ON spooled_exchanges(capture_id, id);
+        DROP VIEW capture_summary;
+        CREATE VIEW capture_summary AS
+            SELECT c.id, c.source_kind, c.source, c.status,
+                   (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS exchanges,
+                   (SELECT coalesce(sum(records), 0) FROM spooled_exchanges s WHERE s.capture_id = c.id) AS spooled,
+                   (SELECT group_concat(name || '=' || value, ' ') FROM capture_counters k
+                     WHERE k.capture_id = c.id) AS counters
+            FROM captures c;
+        """
 
     private static let v6RunOwners = """
         ALTER TABLE runs ADD COLUMN pid INTEGER;         -- the process replaying the run

@@ -84,7 +84,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 completed = true
                 unanswered += 1
                 if !request.head.keepAlive { closing = true }
-                session.tally.add("requests")
+                session.tally.add(.requests)
                 context.fireChannelRead(wrapInboundOut(request))
             }
         }

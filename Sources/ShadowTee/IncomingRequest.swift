@@ -178,7 +178,6 @@ struct TeeSession: Sendable {
     var policy: RecordingPolicy
     var limits: TeeLimits
     var tally: TeeTally
-    var recorder: any ExchangeRecorder
     /// The listening address as text, stored as each mirror exchange's `server`.
     var listenLabel: String
     var numbering = ConnectionNumbering()

@@ -19,13 +19,15 @@ final class MirrorSinkHandler: ChannelInboundHandler {
     private static let noContentClose = TeeResponse.make(204, "No Content", body: "", close: true).bytes
 
     private let session: TeeSession
+    private let spool: RecordSpool
     private let originalURIHeader: String?
     private var connection: Int64 = 0
     private var peer = "?"
     private var quiescing = false
 
-    init(session: TeeSession, originalURIHeader: String?) {
+    init(session: TeeSession, spool: RecordSpool, originalURIHeader: String?) {
         self.session = session
+        self.spool = spool
         self.originalURIHeader = originalURIHeader
     }
 
@@ -60,7 +62,7 @@ final class MirrorSinkHandler: ChannelInboundHandler {
             target = original
             session.tally.add("original_uri")
         }
-        session.record(TeeRecord(
+        spool.append(TeeRecord(
             requestHead: request.rawHead, requestBody: request.payload, target: target,
             wallClockNs: request.wallClockNs, connection: connection, client: peer, server: session.listenLabel))
     }

@@ -7,11 +7,11 @@ import ShadowHTTP1
 /// upstream through its event loop's `UpstreamPool`, streams the response's bytes back as they
 /// arrive, and records the exchange (request, production response, upstream latency in ns) once
 /// the response is complete. HTTP is only framed on this path (`HTTP1Framer`); the record is
-/// parsed later, on the recorder's thread.
+/// parsed later, when the `TeeStore` expands the spool.
 ///
 /// Contract:
-/// - Forwarding never waits on recording: the record is offered to the `ExchangeRecorder`, which
-///   refuses (counted) rather than blocks.
+/// - Forwarding never waits on recording: the record is copied into the loop's `RecordSpool`,
+///   whose store refuses (counted) rather than blocks.
 /// - One request at a time per connection: pipelined requests wait in order (reading pauses
 ///   while `maxPipelined` wait), so responses go back in request order. Each request ends with
 ///   `RequestAnswered`, sent outbound.
@@ -29,7 +29,6 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         /// Why it will not be recorded, decided when it was read.
         var exclusion: DropReason?
         var upstream: UpstreamConnection?
-        var timer: Scheduled<Void>?
         var sentNs: UInt64 = 0
         var retried = false
         var responseHead: ByteBuffer?
@@ -41,6 +40,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
 
     private let session: TeeSession
     private let pool: UpstreamPool
+    private let spool: RecordSpool
     private let upstreamLabel: String
     private let responseTimeout: TimeAmount
     private var context: ChannelHandlerContext?
@@ -49,10 +49,16 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     private var inFlight: InFlight?
     private var pipelined = CircularBuffer<IncomingRequest>()
     private let maxPipelined = 64
+    /// The response timeout's one timer, moved only when a deadline comes earlier than the one it
+    /// waits for: a busy keep-alive connection schedules about one per `responseTimeout`, not one
+    /// per request.
+    private var timer: Scheduled<Void>?
+    private var timerAt = NIODeadline.distantFuture
 
-    init(session: TeeSession, pool: UpstreamPool, upstream: UpstreamConfiguration) {
+    init(session: TeeSession, pool: UpstreamPool, spool: RecordSpool, upstream: UpstreamConfiguration) {
         self.session = session
         self.pool = pool
+        self.spool = spool
         self.upstreamLabel = upstream.address.description
         self.responseTimeout = upstream.responseTimeout
     }
@@ -105,9 +111,28 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         guard var flight = inFlight else { return pool.release(upstream) }
         flight.upstream = upstream
         flight.sentNs = TeeClock.monotonicNs()
-        flight.timer = pool.eventLoop.assumeIsolated().scheduleTask(in: responseTimeout) { [self] in timedOut() }
         inFlight = flight
+        armTimer()
         upstream.send(flight.request, to: self)
+    }
+
+    /// When the in-flight request times out, if it has been sent.
+    private var responseDeadline: NIODeadline? {
+        guard let flight = inFlight, flight.upstream != nil else { return nil }
+        return NIODeadline.uptimeNanoseconds(flight.sentNs) + responseTimeout
+    }
+
+    private func armTimer() {
+        guard let at = responseDeadline, at < timerAt else { return }
+        timer?.cancel()
+        timerAt = at
+        timer = pool.eventLoop.assumeIsolated().scheduleTask(deadline: at) { [self] in timerFired() }
+    }
+
+    private func timerFired() {
+        (timer, timerAt) = (nil, .distantFuture)
+        guard let at = responseDeadline else { return }
+        if at <= .now() { timedOut() } else { armTimer() }
     }
 
     // MARK: Upstream response
@@ -138,9 +163,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     func upstreamEnd() {
         guard let flight = inFlight, let head = flight.responseHead else { return }
         let latency = TeeClock.monotonicNs() &- flight.sentNs
-        flight.timer?.cancel()
         if let upstream = flight.upstream { pool.release(upstream) }
-        session.tally.add("responses")
+        session.tally.add(.responses)
         if let context {
             if flight.request.head.keepAlive && flight.responseKeepAlive {
                 context.flush()
@@ -155,7 +179,6 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
 
     func upstreamFailed(_ failure: UpstreamFailure, receivedAnything: Bool, reused: Bool) {
         guard var flight = inFlight else { return }
-        flight.timer?.cancel()
         if let upstream = flight.upstream { pool.discard(upstream) }
         if failure == .closed && reused && !receivedAnything && !flight.retried {
             flight.retried = true
@@ -179,7 +202,6 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     /// yet, else a closed client connection.
     private func finish(failing failure: UpstreamFailure) {
         guard let flight = inFlight else { return }
-        flight.timer?.cancel()
         let latency = flight.sentNs == 0 ? nil : TeeClock.monotonicNs() &- flight.sentNs
         if let head = flight.responseHead {
             session.tally.add("upstream_failed_midway")
@@ -207,7 +229,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
         defer { next() }
         if let exclusion = flight.exclusion { return session.tally.add(exclusion) }
         if flight.responseTooLarge { return session.tally.add(.oversizedBody) }
-        session.record(TeeRecord(
+        spool.append(TeeRecord(
             requestHead: flight.request.rawHead, requestBody: flight.request.payload,
             responseHead: responseHead, responseBody: body ?? ByteBuffer(),
             wallClockNs: flight.request.wallClockNs, connection: connection, client: peer, server: upstreamLabel,
@@ -221,6 +243,8 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
         session.tally.add(.clientClosed, Int64(pipelined.count))
         pipelined.removeAll()
         self.context = nil

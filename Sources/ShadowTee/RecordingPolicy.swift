@@ -34,7 +34,7 @@ public struct RecordingPolicy: Sendable {
     /// Why a request is not recorded, or nil when it is.
     /// `header` looks a request header up by name, case-insensitively.
     public func exclusion(method: String, target: String, header: (String) -> String?, connectionKey: String) -> DropReason? {
-        guard filter.admitsAll || filter.admits(method: method, path: RecordedRequest.path(of: target)) else { return .filteredOut }
+        guard filter.admits(method: method, target: target) else { return .filteredOut }
         guard samplePercent < 100 else { return nil }
         var key = connectionKey
         if case .header(let name) = sampleKey, let value = header(name) { key = value }
@@ -44,6 +44,27 @@ public struct RecordingPolicy: Sendable {
     /// Whether requests whose sample key is `key` fall in the sample.
     public func samples(key: String) -> Bool {
         StableSample.includes(key, percent: samplePercent)
+    }
+
+    /// Whether any header is redacted.
+    public var redactsHeaders: Bool { !redactedNames.isEmpty }
+
+    /// `head` with the redacted headers' values replaced, as a head again (its start line, then
+    /// the fields in the store's text form), with how many were redacted; `head` itself when none
+    /// was; nil when it does not parse.
+    func redacted(_ head: ByteBuffer, isRequest: Bool) -> (head: ByteBuffer, redacted: Int)? {
+        guard let stored = storedFields(of: head, isRequest: isRequest) else { return nil }
+        guard stored.redacted > 0 else { return (head, 0) }
+        let startLine = head.readableBytesView.prefix { $0 != UInt8(ascii: "\n") }
+        var rebuilt = ByteBuffer()
+        rebuilt.writeBytes(startLine.last == UInt8(ascii: "\r") ? startLine.dropLast() : startLine)
+        rebuilt.writeStaticString("\r\n")
+        if !stored.text.isEmpty {
+            rebuilt.writeBytes(stored.text)
+            rebuilt.writeStaticString("\r\n")
+        }
+        rebuilt.writeStaticString("\r\n")
+        return (rebuilt, stored.redacted)
     }
 
     /// A raw head's start line, and its fields in the store's text form with redacted values,

@@ -25,25 +25,27 @@ public final class TeeServer: @unchecked Sendable {
     private var quiescing: ServerQuiescingHelper?
     private let lock = NSLock()
     private let pools: [UpstreamPool]
+    private let spools: [RecordSpool]
 
     /// Binds `listen` and starts serving with `threads` event loops.
     public static func start(
         mode: TeeMode, listen: SocketAddressText, threads: Int, policy: RecordingPolicy, limits: TeeLimits,
-        recorder: any ExchangeRecorder, tally: TeeTally = TeeTally()
+        store: TeeStore, tally: TeeTally
     ) throws -> TeeServer {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
-        var poolByLoop: [ObjectIdentifier: UpstreamPool] = [:]
-        if case .proxy(let upstream) = mode {
-            for loop in group.makeIterator() {
-                poolByLoop[ObjectIdentifier(loop)] = UpstreamPool(eventLoop: loop, configuration: upstream, tally: tally)
-            }
+        var loops: [ObjectIdentifier: LoopParts] = [:]
+        for loop in group.makeIterator() {
+            var pool: UpstreamPool?
+            if case .proxy(let upstream) = mode { pool = UpstreamPool(eventLoop: loop, configuration: upstream, tally: tally) }
+            let spool = RecordSpool(eventLoop: loop, store: store, tally: tally, policy: policy)
+            try? loop.submit { spool.start() }.wait()
+            loops[ObjectIdentifier(loop)] = LoopParts(pool: pool, spool: spool)
         }
-        let session = TeeSession(
-            policy: policy, limits: limits, tally: tally, recorder: recorder, listenLabel: listen.description)
+        let session = TeeSession(policy: policy, limits: limits, tally: tally, listenLabel: listen.description)
         let channel: Channel
         let quiescing: ServerQuiescingHelper
         do {
-            (channel, quiescing) = try bind(listen, group: group, mode: mode, session: session, pools: poolByLoop)
+            (channel, quiescing) = try bind(listen, group: group, mode: mode, session: session, loops: loops)
         } catch {
             // The bootstrap and its quiescing helper are gone by now: their deinit needs the loops.
             try? group.syncShutdownGracefully()
@@ -52,13 +54,19 @@ public final class TeeServer: @unchecked Sendable {
         let port = channel.localAddress?.port ?? listen.port
         return TeeServer(
             tally: tally, boundAddress: SocketAddressText(host: listen.host, port: port), group: group,
-            quiescing: quiescing, pools: Array(poolByLoop.values))
+            quiescing: quiescing, pools: loops.values.compactMap(\.pool), spools: loops.values.map(\.spool))
+    }
+
+    /// What each event loop has of its own.
+    private struct LoopParts {
+        var pool: UpstreamPool?
+        var spool: RecordSpool
     }
 
     /// Binds the server channel; everything it built is released when it throws.
     private static func bind(
         _ listen: SocketAddressText, group: MultiThreadedEventLoopGroup, mode: TeeMode, session: TeeSession,
-        pools: [ObjectIdentifier: UpstreamPool]
+        loops: [ObjectIdentifier: LoopParts]
     ) throws -> (Channel, ServerQuiescingHelper) {
         let quiescing = ServerQuiescingHelper(group: group)
         let bootstrap = ServerBootstrap(group: group)
@@ -74,13 +82,13 @@ public final class TeeServer: @unchecked Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
+                    let parts = loops[ObjectIdentifier(channel.eventLoop)]!
                     try sync.addHandler(ClientConnectionHandler(session: session))
                     switch mode {
                     case .proxy(let upstream):
-                        let pool = pools[ObjectIdentifier(channel.eventLoop)]!
-                        try sync.addHandler(ProxyHandler(session: session, pool: pool, upstream: upstream))
+                        try sync.addHandler(ProxyHandler(session: session, pool: parts.pool!, spool: parts.spool, upstream: upstream))
                     case .mirror(let header):
-                        try sync.addHandler(MirrorSinkHandler(session: session, originalURIHeader: header))
+                        try sync.addHandler(MirrorSinkHandler(session: session, spool: parts.spool, originalURIHeader: header))
                     }
                 }
             }
@@ -89,22 +97,27 @@ public final class TeeServer: @unchecked Sendable {
 
     private init(
         tally: TeeTally, boundAddress: SocketAddressText, group: MultiThreadedEventLoopGroup,
-        quiescing: ServerQuiescingHelper, pools: [UpstreamPool]
+        quiescing: ServerQuiescingHelper, pools: [UpstreamPool], spools: [RecordSpool]
     ) {
         self.tally = tally
         self.boundAddress = boundAddress
         self.group = group
         self.quiescing = quiescing
         self.pools = pools
+        self.spools = spools
     }
 
-    /// Stops accepting, drains in-flight requests for at most `drainTimeout` seconds, then closes
-    /// everything; requests still in flight when the drain gave up are counted `abandoned_at_shutdown`.
+    /// Stops accepting, drains in-flight requests for at most `drainTimeout` seconds, hands every
+    /// spooled record to the store, then closes everything; requests still in flight when the drain
+    /// gave up are counted `abandoned_at_shutdown`.
     /// Blocks: call it from a thread that is not one of the server's event loops.
     public func shutdown(drainTimeout: Double) {
         drain(timeout: drainTimeout)
         for pool in pools {
             try? pool.eventLoop.submit { pool.closeIdle() }.wait()
+        }
+        for spool in spools {
+            try? spool.eventLoop.submit { spool.stop() }.wait()
         }
         try? group.syncShutdownGracefully()
     }

@@ -14,9 +14,12 @@ struct CaptureProxyCommand: ParsableCommand {
             Forwards each request unchanged to --upstream over a pool of keep-alive connections \
             (per event loop, --upstream-connections each) and streams the response back as it arrives. \
             Each exchange is recorded with production's response and its upstream latency (request \
-            written → response complete, ns). Recording is off the forwarding path: records go to a \
-            bounded queue (--queue-size) that a writer thread commits in batches; when the queue is \
-            full the record is dropped and counted 'record_queue_full', never delaying the response.
+            written → response complete, ns). Recording is off the forwarding path: each event loop \
+            copies its records' raw bytes into spool segments, which go through a bounded queue \
+            (--queue-size) to a store thread that keeps each segment whole (table spooled_exchanges); \
+            when the queue is full the records are dropped and counted 'record_queue_full', never \
+            delaying a response. Segments are expanded into exchanges while a CPU is otherwise idle \
+            (SCHED_IDLE), and on stop whatever is left.
 
             Upstream failures answer 502 (refused, reset, invalid response) or 504 (--connect-timeout, \
             --upstream-timeout) for that request only, and are recorded with prod_error. A failure \
@@ -26,7 +29,8 @@ struct CaptureProxyCommand: ParsableCommand {
             \(TeeOptions.clientLimitsHelp)
 
             SIGINT/SIGTERM (or --duration) stop accepting, let in-flight requests finish (at most \
-            --drain-timeout), commit every record and store the counters.
+            --drain-timeout), commit every record, expand the spool (with progress) and store the \
+            counters. A killed tee's spooled records are expanded by the next tee or replay on the database.
             """
     )
 
@@ -156,6 +160,11 @@ struct TeeOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Records queued for the store before new ones are dropped, in MiB.", valueName: "MiB"))
     var queueSize: Int = 256
 
+    @Option(help: ArgumentHelp(
+        "The store thread's CPU priority: 'idle' (SCHED_IDLE: it runs only on CPU time production leaves; under sustained saturation the queue fills and records are dropped, counted) or 'low' (nice 10: records are kept at the cost of some production CPU).",
+        valueName: "idle|low"))
+    var storePriority: StorePriority = .idle
+
     @Option(help: ArgumentHelp("Event loop threads (default: one per core).", valueName: "n"))
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -242,20 +251,7 @@ extension TimeAmount {
     }
 }
 
-/// Hands recorded exchanges to the store's writer thread without ever waiting.
-struct StoreRecorder: ExchangeRecorder {
-    let writer: ExchangeWriterThread
-
-    func record(cost: Int, build: @escaping @Sendable () -> EncodedExchange?) -> DropReason? {
-        switch writer.offer(cost: cost, building: build) {
-        case .queued: nil
-        case .queueFull: .recordQueueFull
-        case .closed: .storeFailed
-        }
-    }
-}
-
-/// Runs one tee session: capture row, writer thread, server, progress, graceful stop, summary.
+/// Runs one tee session: capture row, store thread, server, progress, graceful stop, summary.
 struct TeeRunner {
     let options: TeeOptions
     let kind: String
@@ -267,15 +263,18 @@ struct TeeRunner {
         warnIfOpenFilesFallShort()
         let database = try ShadowDatabase(path: options.db, mode: .createIfMissing)
         let captureID = try database.beginCapture(sourceKind: kind, source: sourceText(listen), filter: nil)
-        let writer = ExchangeWriterThread(
-            database: database, captureID: captureID, queueBytes: options.queueSize << 20, producer: .eventLoops(pollInterval: 0.005))
+        try SpoolLeftovers.expand(in: database, progress: options.progress)
+        let tally = TeeTally()
+        let store = TeeStore(
+            database: database, captureID: captureID, tally: tally, queueBytes: options.queueSize << 20,
+            priority: options.storePriority)
         let server: TeeServer
         do {
             server = try TeeServer.start(
                 mode: mode, listen: listen, threads: options.threads, policy: try options.policy(), limits: options.limits,
-                recorder: StoreRecorder(writer: writer))
+                store: store, tally: tally)
         } catch {
-            _ = try? writer.finish()
+            _ = try? store.finish()
             try? database.finishCapture(
                 id: captureID, counters: Counters(), linkType: nil, firstPacketNs: nil, lastPacketNs: nil, error: "\(error)")
             throw ShadowError.invalidArgument(flag: "--listen \(options.listen)", detail: "\(error)")
@@ -295,11 +294,11 @@ struct TeeRunner {
             progressLine.show {
                 TeeProgressText.render(
                     server.tally.snapshot, inFlight: server.tally.inFlight, openConnections: server.tally.openConnections,
-                    committed: writer.committed, since: started)
+                    committed: store.stored, since: started)
             }
             if Date().timeIntervalSince(lastStored) >= 5 {
                 lastStored = Date()
-                try? database.storeCaptureCounters(id: captureID, counters: counters(server.tally, stored: writer.committed))
+                try? database.storeCaptureCounters(id: captureID, counters: counters(server.tally, stored: store.stored))
             }
         }
         progressLine.end()
@@ -309,12 +308,18 @@ struct TeeRunner {
         // forwarded, recorded and dropped, then the failure is the one error line.
         var failure: Error?
         let stored: Int64
+        let expandedWhileRunning = store.expanded
+        let expansionStarted = Date()
+        let expansionLine = ProgressLine(options.progress)
         do {
-            stored = try writer.finish()
+            stored = try store.finish { expanded, stored in
+                expansionLine.show { SpoolLeftovers.progressText(expanded - expandedWhileRunning, of: stored - expandedWhileRunning, since: expansionStarted) }
+            }
         } catch {
             failure = error
-            stored = writer.committed
+            stored = store.stored
         }
+        expansionLine.end()
         var final = counters(server.tally, stored: stored)
         // Records queued when the store failed were never written: they are lost, and counted so.
         if failure != nil { final.add(.storeFailed, max(0, final["recorded"] - stored)) }
@@ -328,7 +333,9 @@ struct TeeRunner {
         }
         print(TeeSummaryText.render(
             kind: kind, source: sourceText(server.boundAddress), db: options.db, captureID: captureID, counters: final,
-            seconds: Date().timeIntervalSince(started)))
+            seconds: Date().timeIntervalSince(started),
+            expansion: (whileRunning: expandedWhileRunning, atStop: store.expanded - expandedWhileRunning,
+                        seconds: Date().timeIntervalSince(expansionStarted))))
         if let failure { throw CaptureFailure.keeping(failure, captureID, stored, marked: marked) }
     }
 
@@ -371,7 +378,10 @@ enum TeeProgressText {
 
 /// The text `capture proxy` and `capture mirror` print when they end.
 enum TeeSummaryText {
-    static func render(kind: String, source: String, db: String, captureID: Int64, counters c: Counters, seconds: Double) -> String {
+    static func render(
+        kind: String, source: String, db: String, captureID: Int64, counters c: Counters, seconds: Double,
+        expansion: (whileRunning: Int64, atStop: Int64, seconds: Double)
+    ) -> String {
         var lines = [
             "captured \(kind) \(source) into \(db) as capture \(captureID) in \(String(format: "%.2f", seconds)) s",
             "  requests \(c["requests"])  client connections \(c["client_connections"]) (closed idle \(c["idle_timeouts"]))" + (kind == "proxy"
@@ -382,7 +392,38 @@ enum TeeSummaryText {
             lines.append("  answered 502 \(c["upstream_errors"])  504 \(c["upstream_timeouts"])  failed mid-response \(c["upstream_failed_midway"])  retried \(c["upstream_retries"])")
         }
         lines.append("  exchanges stored \(c["exchanges"])  (recorded \(c["recorded"]))")
+        lines.append(String(
+            format: "  spool expanded into exchanges: %lld while running (idle CPU), %lld at stop in %.2f s",
+            expansion.whileRunning, expansion.atStop, expansion.seconds))
         lines += DropText.block(c, label: "not recorded")
         return lines.joined(separator: "\n")
     }
 }
+
+/// Expanding what killed tees left spooled, before a command reads or adds exchanges.
+enum SpoolLeftovers {
+    static func expand(in database: ShadowDatabase, progress: ProgressOptions) throws {
+        let line = ProgressLine(progress)
+        let started = Date()
+        var announced = false
+        let expanded = try TeeStore.expandLeftovers(in: database) { done, total in
+            if !announced {
+                Terminal.error("expanding \(total) exchanges a stopped tee left spooled in \(database.path)")
+                announced = true
+            }
+            line.show { progressText(done, of: total, since: started) }
+        }
+        line.end()
+        if announced { Terminal.error("expanded \(expanded) spooled exchanges in \(String(format: "%.2f", Date().timeIntervalSince(started))) s") }
+    }
+
+    /// "expanding spool: done/total, rate, ETA".
+    static func progressText(_ done: Int64, of total: Int64, since started: Date) -> String {
+        let seconds = max(0.001, Date().timeIntervalSince(started))
+        let rate = Double(done) / seconds
+        let eta = rate > 0 ? Double(max(0, total - done)) / rate : 0
+        return String(format: "expanding spool: %lld/%lld exchanges  %.0f/s  ETA %.0fs", done, total, rate, eta)
+    }
+}
+
+extension StorePriority: ExpressibleByArgument {}

@@ -12,7 +12,9 @@ struct CapturesCommand: ParsableCommand {
             totals (packets, bytes, tcp_connections, requests, responses, pcap_received, ...); and \
             everything not used, by reason (see README: drop reasons). Status is running, complete, \
             failed, or interrupted: a capture whose process ended without finishing it (killed, \
-            crashed) is marked so when listed, keeping what it committed.
+            crashed) is marked so when listed, keeping what it committed. A tee's records are spooled \
+            first and expanded into exchanges when the CPU is idle; those not expanded yet are listed \
+            as spooled (the next tee or replay on the database expands a stopped capture's).
             """
     )
 
@@ -23,7 +25,8 @@ struct CapturesCommand: ParsableCommand {
         let database = try ShadowDatabase(path: db, mode: .mustExist)
         try database.markAbandonedCaptures()
         for capture in try database.captures() {
-            print("capture \(capture.id)  \(capture.sourceKind) \(capture.source)  \(capture.status)  exchanges \(capture.exchanges)  started \(capture.startedAt)")
+            let spooled = capture.spooled > 0 ? " (and \(capture.spooled) spooled, not yet expanded)" : ""
+            print("capture \(capture.id)  \(capture.sourceKind) \(capture.source)  \(capture.status)  exchanges \(capture.exchanges)\(spooled)  started \(capture.startedAt)")
             if let error = capture.error { print("  error: \(error)") }
             let c = capture.counters
             let dropNames = Set(DropReason.allCases.map(\.rawValue))

@@ -171,6 +171,7 @@ struct ReplayCommand: AsyncParsableCommand {
 
     func run() async throws {
         let database = try ShadowDatabase(path: db, mode: .mustExist)
+        try SpoolLeftovers.expand(in: database, progress: progress)
         var resuming: RunInfo?
         let configuration: ReplayConfiguration
         if resume, let runName {

@@ -83,24 +83,17 @@ import Testing
             defer { bidder.stop() }
             let db = dir + "/proxy.db"
             let proxyFlags = ["proxy", "--upstream", bidder.url, "--db", db, "--progress-interval", "0.05"]
-            var storedTotal: Int64 = 0, afterCommit = 0
-            for round in 1...Self.kills {
-                let (proxy, port) = try TeeCaptureTests.startTee(proxyFlags)
-                if round > 1 {
-                    #expect(try SQL.sql(db, "SELECT status FROM captures WHERE id = \(round - 1)") == "interrupted",
-                            "the new proxy marks the killed one interrupted")
-                }
-                let load = try Self.startLoad(url: "http://127.0.0.1:\(port)/openrtb2/auction", ids: (0..<5000).map { "k\(round)-\($0)" }, in: dir)
-                // The tee commits about once a second: kill between 0.3 and 3 s, before or after commits.
-                usleep(UInt32(Double.random(in: 0.3...3, using: &clock) * 1e6))
-                _ = proxy.stop(SIGKILL)
-                Harness.reap(load, within: 0)
-                #expect(proxy.process.terminationReason == .uncaughtSignal, "proxy \(round) ended by itself: \(proxy.stderr)")
-                try Self.expectIntact(db, "proxy kill \(round)")
+            var storedTotal: Int64 = 0, afterCommit = 0, spooledAtKill: Int64 = 0
+            var reported: [Int64] = []
+            /// After the next proxy started (it expands what the killed one left spooled): the killed
+            /// capture `round` holds at least what it reported committed, each exchange whole.
+            func checkKilled(_ round: Int) throws {
+                #expect(try SQL.sql(db, "SELECT status FROM captures WHERE id = \(round)") == "interrupted",
+                        "the new proxy marks the killed one interrupted")
+                #expect(try Self.int(db, "SELECT count(*) FROM spooled_exchanges WHERE capture_id = \(round)") == 0,
+                        "the new proxy expanded what the killed one spooled")
                 let stored = try Self.int(db, "SELECT count(*) FROM exchanges WHERE capture_id = \(round)")
-                let reported = Self.lastCommitted(proxy.stderr)
-                #expect(stored >= reported, "proxy kill \(round): \(stored) stored, \(reported) reported committed")
-                if reported > 0 { afterCommit += 1 }
+                #expect(stored >= reported[round - 1], "proxy kill \(round): \(stored) stored, \(reported[round - 1]) reported committed")
                 let whole = try Self.int(db, """
                     SELECT count(*) FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
                     WHERE e.capture_id = \(round) AND e.prod_status IS NOT NULL AND e.prod_error IS NULL AND b.prod_body IS NOT NULL
@@ -109,10 +102,30 @@ import Testing
                 #expect(whole == stored, "proxy kill \(round): every stored exchange has its request and production's response")
                 storedTotal += stored
             }
-            #expect(try SQL.sql(db, "SELECT count(*), count(DISTINCT request_body) FROM exchange_bodies") == "\(storedTotal)|\(storedTotal)",
-                    "no request stored twice")
+            for round in 1...Self.kills {
+                let (proxy, port) = try TeeCaptureTests.startTee(proxyFlags)
+                if round > 1 { try checkKilled(round - 1) }
+                let load = try Self.startLoad(url: "http://127.0.0.1:\(port)/openrtb2/auction", ids: (0..<5000).map { "k\(round)-\($0)" }, in: dir)
+                // The tee commits about every 20 ms: kill between 0.3 and 3 s, mid-run, while spooling and expanding.
+                usleep(UInt32(Double.random(in: 0.3...3, using: &clock) * 1e6))
+                _ = proxy.stop(SIGKILL)
+                Harness.reap(load, within: 0)
+                #expect(proxy.process.terminationReason == .uncaughtSignal, "proxy \(round) ended by itself: \(proxy.stderr)")
+                try Self.expectIntact(db, "proxy kill \(round)")
+                let kept = try Self.int(db, """
+                    SELECT (SELECT count(*) FROM exchanges WHERE capture_id = \(round))
+                         + (SELECT coalesce(sum(records), 0) FROM spooled_exchanges WHERE capture_id = \(round))
+                    """)
+                reported.append(Self.lastCommitted(proxy.stderr))
+                #expect(kept >= reported[round - 1], "proxy kill \(round): \(kept) kept, \(reported[round - 1]) reported committed")
+                spooledAtKill += try Self.int(db, "SELECT coalesce(sum(records), 0) FROM spooled_exchanges WHERE capture_id = \(round)")
+                if reported[round - 1] > 0 { afterCommit += 1 }
+            }
 
             let (proxy, port) = try TeeCaptureTests.startTee(proxyFlags)
+            try checkKilled(Self.kills)
+            #expect(try SQL.sql(db, "SELECT count(*), count(DISTINCT request_body) FROM exchange_bodies") == "\(storedTotal)|\(storedTotal)",
+                    "no request stored twice")
             let codes = try TeeCaptureTests.curl((0..<50).map { i in
                 (url: "http://127.0.0.1:\(port)/openrtb2/auction", body: "{\\\"id\\\":\\\"after-\(i)\\\"}", headers: [])
             }, in: dir)
@@ -122,7 +135,7 @@ import Testing
             let list = try Harness.shadowdiff("captures", "--db", db).stdout
             #expect(list.components(separatedBy: "  interrupted  ").count - 1 == Self.kills, "\(list)")
             #expect(list.contains("capture \(Self.kills + 1)  proxy") && list.contains("  complete  exchanges 50"), "\(list)")
-            print("CrashSafetyTests.proxy: \(Self.kills) kills (\(afterCommit) after a reported commit), \(storedTotal) exchanges kept, each once")
+            print("CrashSafetyTests.proxy: \(Self.kills) kills (\(afterCommit) after a reported commit), \(storedTotal) exchanges kept, each once (\(spooledAtKill) of them still spooled at their kill)")
         }
     }
 

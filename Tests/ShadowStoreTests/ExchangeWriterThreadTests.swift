@@ -35,30 +35,6 @@ import Testing
         }
     }
 
-    @Test func offeredExchangesAreCommittedAndAFullQueueRefusesAtOnce() throws {
-        try withTemporaryDirectory { dir in
-            let db = try ShadowDatabase(path: dir + "/o.db", mode: .createIfMissing)
-            let capture = try db.beginCapture(sourceKind: "proxy", source: "test", filter: nil)
-            let store = ExchangeWriterThread(
-                database: db, captureID: capture, batchSize: 100, queueBytes: 1 << 20, producer: .eventLoops(pollInterval: 0.001))
-            var queued = 0
-            for i in 0..<500 where store.offer(sampleExchange(i)) == .queued { queued += 1 }
-            #expect(queued > 0)
-            // An exchange larger than what is left of the queue is refused without waiting.
-            let huge = CapturedExchange(
-                captureTimeNs: 1, connection: 1, client: "c", server: "s",
-                request: RecordedRequest(method: "POST", target: "/", headers: [], body: Array(repeating: 1, count: 2 << 20)),
-                response: nil, productionLatencyNs: nil)
-            let started = Date()
-            while store.offer(huge) == .queued {}
-            #expect(Date().timeIntervalSince(started) < 1)
-            let committed = try store.finish()
-            #expect(committed >= Int64(queued))
-            #expect(store.offer(sampleExchange(1)) == .closed, "nothing is accepted after finish")
-            #expect(try db.exchangeCount(captureID: capture) == committed)
-        }
-    }
-
     @Test func offerRefusesWhenFullAndNeverWaits() {
         let queue = BoundedQueue<Int>(capacity: 3)
         #expect(queue.offer(1) && queue.offer(2) && queue.offer(3))
@@ -93,11 +69,4 @@ import Testing
 private final class BlockingBox<Value>: @unchecked Sendable {
     var value: Value
     init(_ value: Value) { self.value = value }
-}
-
-extension ExchangeWriterThread {
-    /// Offers an exchange already built, charged as `submit` charges it.
-    fileprivate func offer(_ exchange: CapturedExchange) -> OfferResult {
-        offer(cost: Self.cost(of: exchange)) { EncodedExchange(exchange) }
-    }
 }

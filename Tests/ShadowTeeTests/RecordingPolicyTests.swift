@@ -67,6 +67,29 @@ import Testing
         #expect(RecordingPolicy().storedFields(of: head, isRequest: true)?.redacted == 0)
     }
 
+    /// The spool gets heads already redacted: rebuilt from the start line and the stored text, they
+    /// parse to the same stored text, and nothing of the secret values is left in their bytes.
+    @Test func redactedHeadsAreHeadsAgainWithoutTheSecrets() throws {
+        var policy = RecordingPolicy()
+        policy.redactedHeaders = ["authorization", "set-cookie"]
+        let request = ByteBuffer(string: "POST /a?b=1 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer sekrit\r\nContent-Length: 2\r\n\r\n")
+        let rebuilt = try #require(policy.redacted(request, isRequest: true))
+        #expect(rebuilt.redacted == 1)
+        #expect(String(buffer: rebuilt.head) == "POST /a?b=1 HTTP/1.1\r\nHost: a\r\nAuthorization: [redacted]\r\nContent-Length: 2\r\n\r\n")
+        let again = try #require(RecordingPolicy().storedFields(of: rebuilt.head, isRequest: true))
+        #expect(again.text == policy.storedFields(of: request, isRequest: true)?.text)
+        #expect(again.head.method == "POST" && again.head.target == "/a?b=1")
+
+        let response = ByteBuffer(string: "HTTP/1.1 200 OK\r\nSet-Cookie: id=sekrit\r\n\r\n")
+        let answer = try #require(policy.redacted(response, isRequest: false))
+        #expect(String(buffer: answer.head) == "HTTP/1.1 200 OK\r\nSet-Cookie: [redacted]\r\n\r\n")
+        #expect(RecordingPolicy().storedFields(of: answer.head, isRequest: false)?.head.status == 200)
+        // Nothing to redact: the head itself, untouched.
+        let plain = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(policy.redacted(plain, isRequest: true)?.head == plain)
+        #expect(policy.redacted(ByteBuffer(string: "nonsense\r\n\r\n"), isRequest: true) == nil)
+    }
+
     @Test func listenAddressesParse() {
         #expect(SocketAddressText(parsing: "8080") == SocketAddressText(host: "127.0.0.1", port: 8080))
         #expect(SocketAddressText(parsing: "0.0.0.0:80") == SocketAddressText(host: "0.0.0.0", port: 80))

@@ -1,0 +1,183 @@
+import CShadowSys
+import Foundation
+import ShadowCore
+import ShadowStore
+
+/// The tee's recording thread: takes the event loops' spool segments, stores each whole in
+/// `spooled_exchanges`, and expands them into `exchanges` when the CPU has nothing else to do.
+///
+/// Contract:
+/// - `offer` never waits: a segment that does not fit in `queueBytes` is refused at once, and its
+///   records are counted `record_queue_full` by the caller (`store_failed` once the store failed).
+/// - Queued segments are stored first, in one transaction per wake-up (`pollInterval`), at the
+///   thread's `StorePriority`: by default SCHED_IDLE, so that production never waits for it.
+/// - Expanding (parsing heads, indexing rows) runs when nothing is queued, one segment per
+///   transaction, each replacing its spooled row, at SCHED_IDLE whatever the priority. What is
+///   left when the tee stops is expanded by `finish`.
+/// - `finish` stops accepting segments, stores what is queued, expands everything spooled by this
+///   capture and returns the number of records durably stored; it throws the first store error.
+public final class TeeStore: @unchecked Sendable {
+    private let database: ShadowDatabase
+    private let captureID: Int64
+    private let tally: TeeTally
+    private let queue: BoundedQueue<SpoolSegment>
+    private let pollInterval: Double
+    private let priority: StorePriority
+    private let state = NSLock()
+    private var storedCount: Int64 = 0
+    private var expandedCount: Int64 = 0
+    private var failure: Error?
+    /// The store thread's kernel id, once it runs.
+    private var threadID: Int32?
+    private let done = DispatchSemaphore(value: 0)
+
+    public init(
+        database: ShadowDatabase, captureID: Int64, tally: TeeTally, queueBytes: Int, priority: StorePriority = .idle,
+        pollInterval: Double = 0.005
+    ) {
+        self.database = database
+        self.priority = priority
+        self.captureID = captureID
+        self.tally = tally
+        self.pollInterval = pollInterval
+        queue = BoundedQueue(capacity: queueBytes)
+        let thread = Thread { [self] in run() }
+        thread.name = "shadowdiff-tee-store"
+        thread.start()
+    }
+
+    /// Records durably stored so far, spooled or expanded.
+    public var stored: Int64 { state.withLock { storedCount } }
+
+    /// Records expanded into `exchanges` so far.
+    public var expanded: Int64 { state.withLock { expandedCount } }
+
+    /// Queues `segment` if there is room, never waiting; nil when queued, else why it was not.
+    func offer(_ segment: SpoolSegment) -> DropReason? {
+        if queue.offer(segment, cost: segment.bytes.count) { return nil }
+        return queue.isClosed ? .storeFailed : .recordQueueFull
+    }
+
+    /// Stores what is queued, expands every record this capture spooled, stops the thread and
+    /// returns the records stored; `progress` is called on this thread with (expanded, stored) as
+    /// the expansion advances.
+    public func finish(progress: (_ expanded: Int64, _ stored: Int64) -> Void = { _, _ in }) throws -> Int64 {
+        // Production is no longer served: the rest goes at nice 10, however busy the machine.
+        if let thread = state.withLock({ threadID }), ThreadPriority.canLeaveIdle { ThreadPriority.set(.low, thread: thread) }
+        queue.close()
+        while done.wait(timeout: .now() + 0.25) == .timedOut {
+            progress(expanded, stored)
+        }
+        done.signal()
+        progress(expanded, stored)
+        return try state.withLock {
+            if let failure { throw failure }
+            return storedCount
+        }
+    }
+
+    private func run() {
+        defer { done.signal() }
+        state.withLock { threadID = shadow_thread_id() }
+        ThreadPriority.set(priority == .idle ? .idle : .low)
+        var backlog = false
+        do {
+            while true {
+                let segments = queue.popAll()
+                if !segments.isEmpty {
+                    try database.spool(captureID: captureID, segments: segments.map { ($0.records, $0.bytes) })
+                    let records = segments.reduce(0) { $0 + $1.records }
+                    state.withLock { storedCount += Int64(records) }
+                    backlog = true
+                    continue
+                }
+                if queue.isClosedAndEmpty { break }
+                if backlog {
+                    if priority == .low && ThreadPriority.canLeaveIdle {
+                        ThreadPriority.set(.idle)
+                        defer { ThreadPriority.set(.low) }
+                        backlog = try expandOldest()
+                    } else {
+                        backlog = try expandOldest()
+                    }
+                } else {
+                    Thread.sleep(forTimeInterval: pollInterval)
+                }
+            }
+            if ThreadPriority.canLeaveIdle { ThreadPriority.set(.low) }
+            while try expandOldest() {}
+        } catch {
+            state.withLock { failure = error }
+            queue.close()
+            while queue.pop(timeout: 0) != nil {}
+        }
+    }
+
+    /// Expands the oldest segment spooled by this capture; false when there was none.
+    private func expandOldest() throws -> Bool {
+        guard let segment = try database.oldestSpooledSegment(captureID: captureID) else { return false }
+        let expanded = try Self.expand(segment, in: database, tally: tally)
+        state.withLock { expandedCount += Int64(expanded) }
+        return true
+    }
+
+    /// Replaces `segment` with its records as exchanges, counting those that cannot be stored;
+    /// returns how many were stored. A segment that does not decode stays spooled with zero
+    /// records, its records counted `spool_unreadable`, for a person to look at.
+    static func expand(_ segment: SpooledSegment, in database: ShadowDatabase, tally: TeeTally) throws -> Int {
+        let records: [TeeRecord]
+        do {
+            records = try SpoolSegment.records(in: segment.bytes)
+        } catch {
+            try database.markUnreadable(segment)
+            tally.add(.spoolUnreadable, Int64(segment.records))
+            return 0
+        }
+        let exchanges = records.compactMap { $0.exchange(policy: RecordingPolicy(), tally: tally) }
+        try database.expand(segment, into: exchanges)
+        return exchanges.count
+    }
+
+    /// Expands what captures that ended without finishing (killed, crashed) left spooled, adding
+    /// what could not be stored to their counters; returns the records expanded.
+    public static func expandLeftovers(
+        in database: ShadowDatabase, progress: (_ expanded: Int64, _ total: Int64) -> Void = { _, _ in }
+    ) throws -> Int64 {
+        let leftovers = try database.spooledRecordsOfEndedCaptures()
+        let total = leftovers.reduce(0) { $0 + $1.records }
+        var expanded: Int64 = 0
+        for (captureID, _) in leftovers {
+            let tally = TeeTally()
+            while let segment = try database.oldestSpooledSegment(captureID: captureID) {
+                expanded += Int64(try expand(segment, in: database, tally: tally))
+                progress(expanded, total)
+            }
+            let drops = tally.snapshot
+            if !drops.values.isEmpty { try database.addCaptureCounters(id: captureID, counters: drops) }
+        }
+        return expanded
+    }
+}
+
+/// How the store thread competes for CPU with production (`--store-priority`).
+public enum StorePriority: String, Sendable, CaseIterable {
+    /// SCHED_IDLE: it runs only on CPU time nothing else wants. Production never waits for it; under
+    /// sustained saturation its queue fills and records are dropped, counted `record_queue_full`.
+    case idle
+    /// Nice 10: it always gets a share, so records are kept at the cost of some production CPU;
+    /// only the expansion runs at SCHED_IDLE (where the thread may return to nice 10).
+    case low
+}
+
+/// Moves a thread between nice 10 and SCHED_IDLE.
+private enum ThreadPriority {
+    enum Level { case idle, low }
+
+    /// Whether leaving SCHED_IDLE for nice 10 is permitted (root, or an RLIMIT_NICE of at least 10).
+    static let canLeaveIdle = shadow_may_lower_nice_to(10) != 0
+
+    /// Sets thread `thread`'s level (0: the calling thread's).
+    static func set(_ level: Level, thread: Int32 = 0) {
+        _ = shadow_set_thread_idle(thread, level == .idle ? 1 : 0, 10)
+    }
+}
