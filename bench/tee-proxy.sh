@@ -9,13 +9,13 @@
 #
 # Usage: bash bench/tee-proxy.sh [seconds per run, default 10] [rounds, default 3] [connections, default 32]
 #        WORKERS=n: the nginx proxy's worker processes and the capture proxy's event loops alike
-#        (default 1; 2, one per core, is both tools' production setting on this machine).
+#        (default: one per core, both tools' production setting; WORKERS=1 compares one thread each).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}
 ROUNDS=${2:-3}
 CONNS=${3:-32}
-THREADS=${WORKERS:-${PROXY_THREADS:-1}}
+THREADS=${WORKERS:-$(nproc)}
 . bench/lib/setup.sh
 require wrk=wrk nginx=nginx-light sqlite3=sqlite3
 build_shadowdiff

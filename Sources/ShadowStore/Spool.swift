@@ -12,11 +12,15 @@ public struct SpooledSegment: Sendable {
 }
 
 extension ShadowDatabase {
-    /// Stores `segments` of `captureID`, each with the number of records it holds, in one transaction.
-    public func spool(captureID: Int64, segments: [(records: Int, bytes: [UInt8])]) throws {
-        guard !segments.isEmpty else { return }
+    /// Stores `segments` of `captureID`, each with the number of records it holds, and, when given,
+    /// replaces the capture's counters, in one transaction.
+    public func spool(captureID: Int64, segments: [(records: Int, bytes: [UInt8])], counters: Counters? = nil) throws {
+        guard !segments.isEmpty || counters != nil else { return }
         var binder = SQLiteBinder()
         try write { db in
+            if let counters {
+                try Self.replaceCounters(db, table: "capture_counters", key: "capture_id", id: captureID, counters: counters)
+            }
             let insert = try db.cachedStatement(
                 sql: "INSERT INTO spooled_exchanges (capture_id, records, segment) VALUES (?, ?, ?)").sqliteStatement
             for segment in segments {
@@ -29,26 +33,29 @@ extension ShadowDatabase {
         }
     }
 
-    /// The oldest segment `captureID` still has spooled, unreadable ones (zero records) passed over.
-    public func oldestSpooledSegment(captureID: Int64) throws -> SpooledSegment? {
+    /// The oldest `limit` segments `captureID` still has spooled, unreadable ones (zero records)
+    /// passed over.
+    public func oldestSpooledSegments(captureID: Int64, limit: Int) throws -> [SpooledSegment] {
         try pool.read { db in
-            guard let row = try Row.fetchOne(db, sql: """
+            try Row.fetchAll(db, sql: """
                 SELECT id, capture_id, records, segment FROM spooled_exchanges
-                WHERE capture_id = ? AND records > 0 ORDER BY id LIMIT 1
-                """, arguments: [captureID])
-            else { return nil }
-            let bytes: [UInt8] = (row["segment"] as DatabaseValue).withBlob { Array($0) }
-            return SpooledSegment(id: row["id"], captureID: row["capture_id"], records: row["records"], bytes: bytes)
+                WHERE capture_id = ? AND records > 0 ORDER BY id LIMIT ?
+                """, arguments: [captureID, limit]).map { row in
+                let bytes: [UInt8] = (row["segment"] as DatabaseValue).withBlob { Array($0) }
+                return SpooledSegment(id: row["id"], captureID: row["capture_id"], records: row["records"], bytes: bytes)
+            }
         }
     }
 
-    /// Replaces `segment` with `exchanges`, its records as stored, in one transaction: a segment is
-    /// either still spooled or wholly expanded, never both.
-    public func expand(_ segment: SpooledSegment, into exchanges: [EncodedExchange]) throws {
+    /// Replaces `segments` of `captureID` with `exchanges`, their records as stored, in one
+    /// transaction: a segment is either still spooled or wholly expanded, never both.
+    public func expand(_ segments: [SpooledSegment], of captureID: Int64, into exchanges: [EncodedExchange]) throws {
         var binder = SQLiteBinder()
         try write { db in
-            try ExchangeWriter.insert(exchanges, captureID: segment.captureID, db: db, binder: &binder)
-            try db.execute(sql: "DELETE FROM spooled_exchanges WHERE id = ?", arguments: [segment.id])
+            try ExchangeWriter.insert(exchanges, captureID: captureID, db: db, binder: &binder)
+            for segment in segments {
+                try db.execute(sql: "DELETE FROM spooled_exchanges WHERE id = ?", arguments: [segment.id])
+            }
         }
     }
 

@@ -9,19 +9,25 @@ import ShadowStore
 /// Contract:
 /// - `offer` never waits: a segment that does not fit in `queueBytes` is refused at once, and its
 ///   records are counted `record_queue_full` by the caller (`store_failed` once the store failed).
+/// - The thread is the capture's only writer while it runs: it also stores the session's counters
+///   (the tally, with `exchanges` the records stored so far) every `countersInterval` seconds, in a
+///   spool transaction, so that no other thread waits on its lock.
 /// - Queued segments are stored first, in one transaction per wake-up (`pollInterval`), at the
-///   thread's `StorePriority`: by default SCHED_IDLE, so that production never waits for it.
-/// - Expanding (parsing heads, indexing rows) runs when nothing is queued, one segment per
-///   transaction, each replacing its spooled row, at SCHED_IDLE whatever the priority. What is
-///   left when the tee stops is expanded by `finish`.
+///   thread's `StorePriority`: by default SCHED_IDLE, so that production never waits for it, unless
+///   the queue runs over half full (`balancePriority`).
+/// - Expanding (parsing heads, indexing rows) runs when nothing is queued, up to 64 segments per
+///   transaction, replacing their spooled rows with their records in arrival order, at SCHED_IDLE
+///   whatever the priority. What is left when the tee stops is expanded by `finish`.
 /// - `finish` stops accepting segments, stores what is queued, expands everything spooled by this
-///   capture and returns the number of records durably stored; it throws the first store error.
+///   capture and returns the number of exchanges it stored (records that cannot be are counted by
+///   reason); it throws the first store error, after which `stored` says what was kept.
 public final class TeeStore: @unchecked Sendable {
     private let database: ShadowDatabase
     private let captureID: Int64
     private let tally: TeeTally
     private let queue: BoundedQueue<SpoolSegment>
     private let pollInterval: Double
+    private let countersInterval: Double
     private let priority: StorePriority
     private let state = NSLock()
     private var storedCount: Int64 = 0
@@ -29,12 +35,15 @@ public final class TeeStore: @unchecked Sendable {
     private var failure: Error?
     /// The store thread's kernel id, once it runs.
     private var threadID: Int32?
+    /// Lifted to nice 10 by `balancePriority`.
+    private var raised = false
     private let done = DispatchSemaphore(value: 0)
 
     public init(
         database: ShadowDatabase, captureID: Int64, tally: TeeTally, queueBytes: Int, priority: StorePriority = .idle,
-        pollInterval: Double = 0.005
+        pollInterval: Double = 0.005, countersInterval: Double = 5
     ) {
+        self.countersInterval = countersInterval
         self.database = database
         self.priority = priority
         self.captureID = captureID
@@ -52,6 +61,26 @@ public final class TeeStore: @unchecked Sendable {
     /// Records expanded into `exchanges` so far.
     public var expanded: Int64 { state.withLock { expandedCount } }
 
+    /// With `.idle`: lifts the store thread to nice 10 while its queue is over half full, and lets
+    /// it back to SCHED_IDLE once the queue is under an eighth full, so that a host saturated for
+    /// longer than the queue lasts still keeps its records (counted `store_priority_raised`). Call
+    /// it about ten times a second, from any thread but an event loop; it never waits on the store.
+    public func balancePriority() {
+        guard priority == .idle, ThreadPriority.canLeaveIdle else { return }
+        let fill = queue.queuedCost
+        state.withLock {
+            guard let threadID else { return }
+            if !raised && fill > queue.capacity / 2 {
+                raised = true
+                ThreadPriority.set(.low, thread: threadID)
+                tally.add("store_priority_raised")
+            } else if raised && fill < queue.capacity / 8 {
+                raised = false
+                ThreadPriority.set(.idle, thread: threadID)
+            }
+        }
+    }
+
     /// Queues `segment` if there is room, never waiting; nil when queued, else why it was not.
     func offer(_ segment: SpoolSegment) -> DropReason? {
         if queue.offer(segment, cost: segment.bytes.count) { return nil }
@@ -59,11 +88,14 @@ public final class TeeStore: @unchecked Sendable {
     }
 
     /// Stores what is queued, expands every record this capture spooled, stops the thread and
-    /// returns the records stored; `progress` is called on this thread with (expanded, stored) as
-    /// the expansion advances.
+    /// returns the exchanges stored; `progress` is called on the calling thread with (expanded,
+    /// stored) as the expansion advances.
     public func finish(progress: (_ expanded: Int64, _ stored: Int64) -> Void = { _, _ in }) throws -> Int64 {
         // Production is no longer served: the rest goes at nice 10, however busy the machine.
-        if let thread = state.withLock({ threadID }), ThreadPriority.canLeaveIdle { ThreadPriority.set(.low, thread: thread) }
+        if let thread = state.withLock({ threadID }), ThreadPriority.canLeaveIdle {
+            state.withLock { raised = true }
+            ThreadPriority.set(.low, thread: thread)
+        }
         queue.close()
         while done.wait(timeout: .now() + 0.25) == .timedOut {
             progress(expanded, stored)
@@ -72,7 +104,7 @@ public final class TeeStore: @unchecked Sendable {
         progress(expanded, stored)
         return try state.withLock {
             if let failure { throw failure }
-            return storedCount
+            return expandedCount
         }
     }
 
@@ -81,15 +113,25 @@ public final class TeeStore: @unchecked Sendable {
         state.withLock { threadID = shadow_thread_id() }
         ThreadPriority.set(priority == .idle ? .idle : .low)
         var backlog = false
+        var countersStored = Date()
         do {
             while true {
                 let segments = queue.popAll()
-                if !segments.isEmpty {
-                    try database.spool(captureID: captureID, segments: segments.map { ($0.records, $0.bytes) })
+                let countersDue = Date().timeIntervalSince(countersStored) >= countersInterval
+                if !segments.isEmpty || countersDue {
                     let records = segments.reduce(0) { $0 + $1.records }
+                    var counters: Counters?
+                    if countersDue {
+                        counters = tally.snapshot
+                        counters!.add("exchanges", stored + Int64(records))
+                        countersStored = Date()
+                    }
+                    try database.spool(captureID: captureID, segments: segments.map { ($0.records, $0.bytes) }, counters: counters)
                     state.withLock { storedCount += Int64(records) }
-                    backlog = true
-                    continue
+                    if !segments.isEmpty {
+                        backlog = true
+                        continue
+                    }
                 }
                 if queue.isClosedAndEmpty { break }
                 if backlog {
@@ -113,28 +155,38 @@ public final class TeeStore: @unchecked Sendable {
         }
     }
 
-    /// Expands the oldest segment spooled by this capture; false when there was none.
+    /// Expands the oldest segments spooled by this capture; false when there were none.
     private func expandOldest() throws -> Bool {
-        guard let segment = try database.oldestSpooledSegment(captureID: captureID) else { return false }
-        let expanded = try Self.expand(segment, in: database, tally: tally)
+        guard let expanded = try Self.expandOldest(of: captureID, in: database, tally: tally) else { return false }
         state.withLock { expandedCount += Int64(expanded) }
         return true
     }
 
-    /// Replaces `segment` with its records as exchanges, counting those that cannot be stored;
-    /// returns how many were stored. A segment that does not decode stays spooled with zero
+    /// Segments expanded per transaction: with several event loops, their segments overlap in time,
+    /// and records are stored in arrival order within each such batch.
+    static let segmentsPerExpansion = 64
+
+    /// Replaces the oldest segments `captureID` has spooled with their records as exchanges, in
+    /// order of arrival, counting those that cannot be stored; returns how many were stored, or
+    /// nil when nothing was spooled. A segment that does not decode stays spooled with zero
     /// records, its records counted `spool_unreadable`, for a person to look at.
-    static func expand(_ segment: SpooledSegment, in database: ShadowDatabase, tally: TeeTally) throws -> Int {
-        let records: [TeeRecord]
-        do {
-            records = try SpoolSegment.records(in: segment.bytes)
-        } catch {
-            try database.markUnreadable(segment)
-            tally.add(.spoolUnreadable, Int64(segment.records))
-            return 0
+    static func expandOldest(of captureID: Int64, in database: ShadowDatabase, tally: TeeTally) throws -> Int? {
+        let segments = try database.oldestSpooledSegments(captureID: captureID, limit: segmentsPerExpansion)
+        guard !segments.isEmpty else { return nil }
+        var records: [TeeRecord] = []
+        var readable: [SpooledSegment] = []
+        for segment in segments {
+            do {
+                records += try SpoolSegment.records(in: segment.bytes)
+                readable.append(segment)
+            } catch {
+                try database.markUnreadable(segment)
+                tally.add(.spoolUnreadable, Int64(segment.records))
+            }
         }
+        records.sort { $0.wallClockNs < $1.wallClockNs }
         let exchanges = records.compactMap { $0.exchange(policy: RecordingPolicy(), tally: tally) }
-        try database.expand(segment, into: exchanges)
+        try database.expand(readable, of: captureID, into: exchanges)
         return exchanges.count
     }
 
@@ -148,8 +200,8 @@ public final class TeeStore: @unchecked Sendable {
         var expanded: Int64 = 0
         for (captureID, _) in leftovers {
             let tally = TeeTally()
-            while let segment = try database.oldestSpooledSegment(captureID: captureID) {
-                expanded += Int64(try expand(segment, in: database, tally: tally))
+            while let stored = try expandOldest(of: captureID, in: database, tally: tally) {
+                expanded += Int64(stored)
                 progress(expanded, total)
             }
             let drops = tally.snapshot

@@ -161,7 +161,7 @@ struct TeeOptions: ParsableArguments {
     var queueSize: Int = 256
 
     @Option(help: ArgumentHelp(
-        "The store thread's CPU priority: 'idle' (SCHED_IDLE: it runs only on CPU time production leaves; under sustained saturation the queue fills and records are dropped, counted) or 'low' (nice 10: records are kept at the cost of some production CPU).",
+        "The store thread's CPU priority: 'idle' (SCHED_IDLE: it runs only on CPU time production leaves, and at nice 10 while its queue is over half full; a queue that fills still drops records, counted) or 'low' (nice 10 throughout: records are kept at the cost of some production CPU).",
         valueName: "idle|low"))
     var storePriority: StorePriority = .idle
 
@@ -286,19 +286,16 @@ struct TeeRunner {
         let started = Date()
         let deadline = options.duration.map { started.addingTimeInterval($0) }
         Terminal.error("\(kind) listening on \(server.boundAddress)\(upstream.map { " → \($0)" } ?? ""), recording into \(options.db) as capture \(captureID); Ctrl-C stops")
-        var lastStored = Date()
         while true {
-            let wait = min(progressLine.tick, deadline.map { max(0, $0.timeIntervalSinceNow) } ?? 1)
+            // Short waits: the store's priority is balanced against its queue ten times a second.
+            let wait = min(0.1, deadline.map { max(0, $0.timeIntervalSinceNow) } ?? 1)
             if stop.wait(timeout: .now() + wait) == .success { break }
             if let deadline, Date() >= deadline { break }
+            store.balancePriority()
             progressLine.show {
                 TeeProgressText.render(
                     server.tally.snapshot, inFlight: server.tally.inFlight, openConnections: server.tally.openConnections,
                     committed: store.stored, since: started)
-            }
-            if Date().timeIntervalSince(lastStored) >= 5 {
-                lastStored = Date()
-                try? database.storeCaptureCounters(id: captureID, counters: counters(server.tally, stored: store.stored))
             }
         }
         progressLine.end()
@@ -394,7 +391,8 @@ enum TeeSummaryText {
         lines.append("  exchanges stored \(c["exchanges"])  (recorded \(c["recorded"]))")
         lines.append(String(
             format: "  spool expanded into exchanges: %lld while running (idle CPU), %lld at stop in %.2f s",
-            expansion.whileRunning, expansion.atStop, expansion.seconds))
+            expansion.whileRunning, expansion.atStop, expansion.seconds)
+            + (c["store_priority_raised"] > 0 ? "; store lifted to nice 10 \(c["store_priority_raised"]) times (queue over half full)" : ""))
         lines += DropText.block(c, label: "not recorded")
         return lines.joined(separator: "\n")
     }

@@ -166,7 +166,20 @@ import Testing
 
             try? FileManager.default.removeItem(atPath: mount + "/filler")
             #expect(try Self.sqlite(db, "PRAGMA integrity_check") == "ok")
-            #expect(try Self.sqlite(db, "SELECT count(*) FROM exchanges WHERE prod_status IN (200, 204)") == String(kept))
+            // What was kept is expanded, or still spooled where the full disk stopped the expansion.
+            #expect(try Self.sqlite(db, """
+                SELECT (SELECT count(*) FROM exchanges WHERE prod_status IN (200, 204))
+                     + (SELECT coalesce(sum(records), 0) FROM spooled_exchanges)
+                """) == String(kept))
+            // On a disk with room, the next tee expands the spool: every kept exchange is whole.
+            let roomy = URL(fileURLWithPath: mount).deletingLastPathComponent().path + "/roomy.db"
+            for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: db + suffix) {
+                try FileManager.default.copyItem(atPath: db + suffix, toPath: roomy + suffix)
+            }
+            let (next, _) = try TeeCaptureTests.startTee(["proxy", "--upstream", bidder.url, "--db", roomy])
+            #expect(next.stop(SIGTERM) == 0, "\(next.stderr)")
+            #expect(try Self.sqlite(roomy, "SELECT count(*) FROM exchanges WHERE prod_status IN (200, 204) AND capture_id = 1") == String(kept))
+            #expect(try Self.sqlite(roomy, "SELECT count(*) FROM spooled_exchanges") == "0")
         }
     }
 }
