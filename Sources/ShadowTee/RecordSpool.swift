@@ -6,8 +6,9 @@ import ShadowHTTP1
 /// hands the segment to the `TeeStore` once it holds `segmentBytes`, or every `handOverInterval`
 /// while traffic trickles. What the store refuses is counted by reason, what it takes `recorded`.
 ///
-/// Confined to its event loop (hence unchecked Sendable, like `UpstreamPool`). With `--redact`, heads are rewritten here, before anything is
-/// stored: the named headers' values never reach the file.
+/// Confined to its event loop (hence unchecked Sendable, like `UpstreamPool`). With `--redact`,
+/// heads are rewritten here, before anything is stored: the named headers' values never reach
+/// the file.
 final class RecordSpool: @unchecked Sendable {
     static let segmentBytes = 64 << 10
     static let handOverInterval = TimeAmount.milliseconds(20)
