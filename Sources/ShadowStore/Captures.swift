@@ -61,8 +61,7 @@ extension ShadowDatabase {
         return try write { db in
             try Self.markAbandonedCaptures(db)
             guard let row = try Row.fetchOne(db, sql: """
-                SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n FROM captures c
-                WHERE source_kind = ? AND source = ? ORDER BY id DESC LIMIT 1
+                \(Self.selectCaptures) WHERE source_kind = ? AND source = ? ORDER BY id DESC LIMIT 1
                 """, arguments: [sourceKind, source])
             else {
                 throw ShadowError.invalidArgument(flag: "--resume", detail: "\(path) holds no capture of \(source) to resume")
@@ -122,21 +121,24 @@ extension ShadowDatabase {
     /// Every capture, oldest first, with its exchange count and counters.
     public func captures() throws -> [CaptureInfo] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n,
-                       (SELECT coalesce(sum(records), 0) FROM spooled_exchanges s WHERE s.capture_id = c.id) AS spooled
-                FROM captures c ORDER BY c.id
-                """).map { try Self.captureInfo(db, $0) }
+            try Row.fetchAll(db, sql: "\(Self.selectCaptures) ORDER BY c.id").map { try Self.captureInfo(db, $0) }
         }
     }
 
-    /// A `captures` row selected with its exchange count as `n`.
+    /// Captures with their exchange count (`n`) and spooled records (`spooled`), as `captureInfo` reads them.
+    private static let selectCaptures = """
+        SELECT c.*, (SELECT count(*) FROM exchanges e WHERE e.capture_id = c.id) AS n,
+               (SELECT coalesce(sum(records), 0) FROM spooled_exchanges s WHERE s.capture_id = c.id) AS spooled
+        FROM captures c
+        """
+
+    /// A `captures` row selected by `selectCaptures`.
     private static func captureInfo(_ db: Database, _ row: Row) throws -> CaptureInfo {
         let id: Int64 = row["id"]
         return CaptureInfo(
             id: id, sourceKind: row["source_kind"], source: row["source"], filter: row["filter"],
             status: row["status"], error: row["error"], startedAt: row["started_at"], exchanges: row["n"],
-            spooled: row["spooled"] ?? 0,
+            spooled: row["spooled"],
             counters: try counters(db, table: "capture_counters", key: "capture_id", id: id), resumeKey: row["resume_key"])
     }
 

@@ -6,7 +6,6 @@ import ShadowCore
 /// until it is expanded into `exchanges`. The store does not read its bytes; the tee encodes them.
 public struct SpooledSegment: Sendable {
     public var id: Int64
-    public var captureID: Int64
     public var records: Int
     public var bytes: [UInt8]
 }
@@ -38,11 +37,11 @@ extension ShadowDatabase {
     public func oldestSpooledSegments(captureID: Int64, limit: Int) throws -> [SpooledSegment] {
         try pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT id, capture_id, records, segment FROM spooled_exchanges
+                SELECT id, records, segment FROM spooled_exchanges
                 WHERE capture_id = ? AND records > 0 ORDER BY id LIMIT ?
                 """, arguments: [captureID, limit]).map { row in
                 let bytes: [UInt8] = (row["segment"] as DatabaseValue).withBlob { Array($0) }
-                return SpooledSegment(id: row["id"], captureID: row["capture_id"], records: row["records"], bytes: bytes)
+                return SpooledSegment(id: row["id"], records: row["records"], bytes: bytes)
             }
         }
     }

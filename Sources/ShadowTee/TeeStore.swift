@@ -92,10 +92,7 @@ public final class TeeStore: @unchecked Sendable {
     /// stored) as the expansion advances.
     public func finish(progress: (_ expanded: Int64, _ stored: Int64) -> Void = { _, _ in }) throws -> Int64 {
         // Production is no longer served: the rest goes at nice 10, however busy the machine.
-        if let thread = state.withLock({ threadID }), ThreadPriority.canLeaveIdle {
-            state.withLock { raised = true }
-            ThreadPriority.set(.low, thread: thread)
-        }
+        if let thread = state.withLock({ threadID }), ThreadPriority.canLeaveIdle { ThreadPriority.set(.low, thread: thread) }
         queue.close()
         while done.wait(timeout: .now() + 0.25) == .timedOut {
             progress(expanded, stored)
@@ -146,7 +143,6 @@ public final class TeeStore: @unchecked Sendable {
                     Thread.sleep(forTimeInterval: pollInterval)
                 }
             }
-            if ThreadPriority.canLeaveIdle { ThreadPriority.set(.low) }
             while try expandOldest() {}
         } catch {
             state.withLock { failure = error }
