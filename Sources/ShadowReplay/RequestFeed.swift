@@ -10,21 +10,29 @@ import ShadowStore
 /// Contract: skips exchanges the selection excludes (counted once, in the first pass, by reason)
 /// and, when resuming, those the run already holds (`resumed_skipped`); stops after `limit`
 /// requests, after one pass unless looping, and when `stop()` closes the queue. Memory is bounded
-/// by the queue's capacity. A store error ends the feed; `failure` holds it.
+/// by the queue's capacity, plus, when looping, the first pass's encoded requests if they fit in
+/// `passCacheBytes` (later passes are then sent from them). A store error ends the feed; `failure`
+/// holds it.
 final class RequestFeed: @unchecked Sendable {
     let queue: BoundedQueue<ReplayItem>
     private let database: ShadowDatabase
     private let configuration: ReplayConfiguration
     private let resumeRunID: Int64?
     private let builder: RequestBuilder
+    /// Encoded bytes of one pass a looping run keeps, so later passes skip the store and the encoding.
+    private let passCacheBytes: Int
     private let lock = NSLock()
     private var counters = Counters()
     private var error: (any Error)?
     private let stopped = DispatchSemaphore(value: 0)
     private var thread: Thread?
 
-    init(database: ShadowDatabase, configuration: ReplayConfiguration, resumeRunID: Int64?, capacity: Int = 2048) {
+    init(
+        database: ShadowDatabase, configuration: ReplayConfiguration, resumeRunID: Int64?, capacity: Int = 2048,
+        passCacheBytes: Int = 32 << 20
+    ) {
         self.database = database
+        self.passCacheBytes = passCacheBytes
         self.configuration = configuration
         self.resumeRunID = resumeRunID
         builder = RequestBuilder(targets: configuration.targets, rewrite: configuration.rewrite)
@@ -59,40 +67,70 @@ final class RequestFeed: @unchecked Sendable {
         let config = configuration
         var done = ResumeKeys(database: database, runID: resumeRunID)
         var produced = 0
-        var pass = 0
+        // A looping run's selected requests, encoded, while they fit in `passCacheBytes`.
+        var cache: [ReplayItem]? = config.loop ? [] : nil
+        var cachedBytes = 0
+        /// Queues one selected request of `pass`; false when the feed is done.
+        func feed(_ item: ReplayItem, pass: Int) throws -> Bool {
+            if let limit = config.limit, produced >= limit { return false }
+            produced += 1
+            if try done.contains(pass: pass, exchangeID: item.exchangeID) {
+                lock.withLock { counters.add("resumed_skipped") }
+                return true
+            }
+            var item = item
+            item.pass = pass
+            item.order = Self.sideOrder(seed: config.seed, exchangeID: item.exchangeID, pass: pass, sides: config.targets.count)
+            return queue.push(item)
+        }
+
+        var after: Int64 = 0
+        var selected = 0
         while true {
-            var after: Int64 = 0
-            var selected = 0
-            while true {
-                let page = try database.requests(captureID: config.captureID, afterID: after, limit: 256)
-                guard let last = page.last else { break }
-                after = last.id
-                for stored in page {
-                    if let reason = config.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
-                        if pass == 0 { lock.withLock { counters.add("skipped_\(reason.rawValue)") } }
-                        continue
+            let page = try database.requests(captureID: config.captureID, afterID: after, limit: 256)
+            guard let last = page.last else { break }
+            after = last.id
+            for stored in page {
+                if let reason = config.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
+                    lock.withLock { counters.add("skipped_\(reason.rawValue)") }
+                    continue
+                }
+                selected += 1
+                let item = item(for: stored)
+                if cache != nil {
+                    cachedBytes += item.requests.reduce(0) { $0 + $1.readableBytes }
+                    if cachedBytes <= passCacheBytes { cache?.append(item) } else { cache = nil }
+                }
+                guard try feed(item, pass: 0) else { return }
+            }
+        }
+        guard config.loop && selected > 0 else { return }
+        var pass = 1
+        while true {
+            if let cache {
+                for item in cache {
+                    guard try feed(item, pass: pass) else { return }
+                }
+            } else {
+                after = 0
+                while true {
+                    let page = try database.requests(captureID: config.captureID, afterID: after, limit: 256)
+                    guard let last = page.last else { break }
+                    after = last.id
+                    for stored in page where config.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) == nil {
+                        guard try feed(item(for: stored), pass: pass) else { return }
                     }
-                    selected += 1
-                    if let limit = config.limit, produced >= limit { return }
-                    produced += 1
-                    if try done.contains(pass: pass, exchangeID: stored.id) {
-                        lock.withLock { counters.add("resumed_skipped") }
-                        continue
-                    }
-                    guard queue.push(item(for: stored, pass: pass)) else { return }
                 }
             }
-            guard config.loop && selected > 0 else { return }
             pass += 1
         }
     }
 
-    private func item(for stored: StoredRequest, pass: Int) -> ReplayItem {
-        return ReplayItem(
-            exchangeID: stored.id, pass: pass, captureTimeNs: stored.captureTimeNs,
-            requests: builder.encode(stored),
-            kind: HTTP1RequestKind(method: stored.method),
-            order: Self.sideOrder(seed: configuration.seed, exchangeID: stored.id, pass: pass, sides: configuration.targets.count))
+    /// The request encoded for every side, its pass and order not set yet.
+    private func item(for stored: StoredRequest) -> ReplayItem {
+        ReplayItem(
+            exchangeID: stored.id, pass: 0, captureTimeNs: stored.captureTimeNs, requests: builder.encode(stored),
+            kind: HTTP1RequestKind(method: stored.method), order: [])
     }
 
     /// The order a request is written to the sides in: a shuffle seeded by the run's seed, the

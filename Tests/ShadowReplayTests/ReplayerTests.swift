@@ -230,6 +230,33 @@ import Testing
             }
         }
     }
+
+    @Test func aLoopSendsLaterPassesFromTheFirstPassEncodingAsTheStoreWould() async throws {
+        try await withTemporaryDirectory { dir in
+            let db = try makeCapture(dir, paths: (0..<7).map { "/p/\($0)?q=\($0)" })
+            let config = ReplayConfiguration(
+                run: "f", baseline: try target(.baseline, 1), candidate: try target(.candidate, 2), timing: .concurrency(1),
+                limit: 30, loop: true, selection: RequestSelection(filter: RequestFilter(excludedPathPrefixes: ["/p/3"])))
+            func items(cacheBytes: Int) -> [ReplayItem] {
+                let feed = RequestFeed(database: db, configuration: config, resumeRunID: nil, passCacheBytes: cacheBytes)
+                feed.start()
+                var all: [ReplayItem] = []
+                while let item = feed.queue.pop() { all.append(item) }
+                return all
+            }
+            let cached = items(cacheBytes: 1 << 20)
+            let streamed = items(cacheBytes: 0)
+            #expect(cached.count == 30)
+            #expect(cached.map(\.pass) == (0..<30).map { $0 / 6 })
+            #expect(!cached.contains { $0.exchangeID == 4 })
+            for (a, b) in zip(cached, streamed) {
+                #expect(a.exchangeID == b.exchangeID && a.pass == b.pass && a.requests == b.requests)
+                #expect(a.order == RequestFeed.sideOrder(seed: config.seed, exchangeID: a.exchangeID, pass: a.pass, sides: 2))
+                #expect(a.order == b.order)
+            }
+            #expect(Set(cached.map(\.order)).count == 2)
+        }
+    }
 }
 
 /// On the first stored request, holds SQLite's write lock from another connection for a while.
