@@ -24,7 +24,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private struct Pending {
         var outcome: SideOutcome
         var maxBodyBytes: Int
-        var timer: Scheduled<Void>?
+        var deadline: NIODeadline
         var onDone: (SideOutcome) -> Void
         var skippingInterim = false
         var keepAlive = true
@@ -34,6 +34,9 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private var framer = HTTP1Framer(isRequest: false, maxHeadBytes: 64 << 10)
     private var pending: Pending?
     private var context: ChannelHandlerContext?
+    /// One timer per connection, moved lazily: it stays armed across requests and, when it fires
+    /// before the pending request's deadline, is set again for that deadline.
+    private var timer: (task: Scheduled<Void>, deadline: NIODeadline)?
     private(set) var isReusable = true
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -41,6 +44,8 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.task.cancel()
+        timer = nil
         self.context = nil
     }
 
@@ -55,11 +60,26 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         framer.answering = kind
         var outcome = SideOutcome()
         outcome.sentNs = MonotonicClock.now()
-        pending = Pending(outcome: outcome, maxBodyBytes: maxBodyBytes, timer: nil, onDone: onDone)
-        pending?.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            fail(.timeout, "no complete response within the timeout")
+        pending = Pending(outcome: outcome, maxBodyBytes: maxBodyBytes, deadline: deadline, onDone: onDone)
+        if let timer, timer.deadline > deadline {
+            timer.task.cancel()
+            self.timer = nil
         }
+        if timer == nil { arm(context, at: deadline) }
         context.writeAndFlush(NIOAny(request), promise: nil)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
+        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            timer = nil
+            guard let pending else { return }
+            if pending.deadline <= .now() {
+                fail(.timeout, "no complete response within the timeout")
+            } else if let context = self.context {
+                arm(context, at: pending.deadline)
+            }
+        }
+        timer = (task, deadline)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -138,7 +158,6 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private func succeed() {
         guard var done = pending else { return }
         pending = nil
-        done.timer?.cancel()
         done.outcome.lastByteNs = MonotonicClock.now()
         done.outcome.body = done.body ?? []
         if !done.keepAlive { retire() }
@@ -152,7 +171,6 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         }
         pending = nil
         retire()
-        done.timer?.cancel()
         done.outcome.error = kind
         done.outcome.message = "\(message) (\(SideOutcome.milliseconds(since: done.outcome.sentNs)) ms after the write)"
         done.onDone(done.outcome)
@@ -167,6 +185,8 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Stops using the connection and closes it.
     private func retire() {
+        timer?.task.cancel()
+        timer = nil
         guard isReusable else { return }
         isReusable = false
         context?.close(promise: nil)

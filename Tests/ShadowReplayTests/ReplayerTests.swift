@@ -131,6 +131,25 @@ import Testing
         }
     }
 
+    @Test func theTimeoutCountsFromEachRequestsOwnWriteOnAKeptAliveConnection() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                // One connection per side: the second request is still within its own timeout when
+                // the first one's would have run out; the third is not.
+                let db = try makeCapture(dir, paths: ["/slow/100", "/slow/200", "/slow/600"])
+                let config = ReplayConfiguration(
+                    run: "t", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(1),
+                    timeoutMs: 250)
+                let outcome = try await replay(db, config)
+                #expect(outcome.run.status == "complete")
+                let rows = try storedResults(db, run: "t").filter { $0.side == "baseline" }
+                #expect(rows.map(\.status) == [200, 200, nil])
+                #expect(rows.map(\.error) == [nil, nil, "timeout"])
+                #expect((rows[1].serviceNs ?? 0) >= 200_000_000)
+            }
+        }
+    }
+
     @Test func aTargetThatIsDownEndsTheRunAfterTheFailureLimit() async throws {
         try await withTemporaryDirectory { dir in
             try await withTestTarget { a in
