@@ -90,7 +90,7 @@ public struct RecordedRequest: Sendable, Hashable {
 
     /// The path of a request target, without its query string.
     public static func path(of target: String) -> Substring {
-        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        target[..<(target.firstIndex(of: "?") ?? target.endIndex)]
     }
 }
 

@@ -14,28 +14,28 @@ public struct RequestBuilder: Sendable {
         "host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
         "te", "trailer", "upgrade", "expect",
     ]
-    private let targets: [ReplayTarget]
     private let rewrite: RequestRewrite
     /// Lower-case names of the recorded headers left out, as bytes.
     private let dropped: [[UInt8]]
     /// The rewrite's set headers other than Host, encoded once.
     private let setLines: [UInt8]
+    /// Per target: its path prefix, and the Host value sent unless the recorded one is kept.
+    private let targetBytes: [(pathPrefix: [UInt8], host: [UInt8])]
 
     public init(targets: [ReplayTarget], rewrite: RequestRewrite) {
-        self.targets = targets
         self.rewrite = rewrite
         dropped = Self.hopByHop.union(rewrite.deleteHeaders.map { $0.lowercased() })
             .union(rewrite.setHeaders.map { $0.name.lowercased() }).map { Array($0.utf8) }
         setLines = Array(rewrite.setHeaders.filter { $0.name.lowercased() != "host" }
             .map { "\($0.name): \($0.value)\r\n" }.joined().utf8)
+        targetBytes = targets.map { (Array($0.pathPrefix.utf8), Array((rewrite.host ?? $0.authority).utf8)) }
     }
 
     /// The request's bytes for every target, in `targets` order.
     public func encode(_ request: StoredRequest) -> [ByteBuffer] {
         var headers = request.headers
         var recordedHost: [UInt8]?
-        var rest = ByteBuffer()
-        rest.reserveCapacity(headers.utf8.count + setLines.count + request.body.count + 64)
+        var rest = Self.allocator.buffer(capacity: headers.utf8.count + setLines.count + request.body.count + 64)
         headers.withUTF8 { text in
             var start = 0
             while start < text.count {
@@ -62,19 +62,19 @@ public struct RequestBuilder: Sendable {
         rest.writeStaticString("\r\n")
         rest.writeBytes(request.body)
         let path = rewrite.target(request.target)
-        return targets.map { target in
-            var buffer = ByteBuffer()
-            buffer.reserveCapacity(64 + path.utf8.count + rest.readableBytes)
+        return targetBytes.map { target in
+            var buffer = Self.allocator.buffer(capacity: 64 + request.method.utf8.count + target.pathPrefix.count + path.utf8.count
+                + max(target.host.count, recordedHost?.count ?? 0) + rest.readableBytes)
             buffer.writeString(request.method)
             buffer.writeStaticString(" ")
-            buffer.writeString(target.pathPrefix)
+            buffer.writeBytes(target.pathPrefix)
             if !path.hasPrefix("/") { buffer.writeStaticString("/") }
             buffer.writeString(path)
             buffer.writeStaticString(" HTTP/1.1\r\nHost: ")
             if rewrite.keepHost, let recordedHost {
                 buffer.writeBytes(recordedHost)
             } else {
-                buffer.writeString(rewrite.host ?? target.authority)
+                buffer.writeBytes(target.host)
             }
             buffer.writeStaticString("\r\n")
             buffer.writeImmutableBuffer(rest)
@@ -82,6 +82,7 @@ public struct RequestBuilder: Sendable {
         }
     }
 
+    private static let allocator = ByteBufferAllocator()
     private static let host = Array("host".utf8)
     private static let bodyMethods: Set<String> = ["POST", "PUT", "PATCH"]
 

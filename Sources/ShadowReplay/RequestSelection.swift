@@ -15,7 +15,7 @@ public struct RequestSelection: Sendable, Codable, Equatable {
     /// Why the exchange is skipped (`filtered_out`, `not_sampled`), or nil when it is replayed.
     public func exclusion(id: Int64, method: String, path: Substring) -> DropReason? {
         guard filter.admits(method: method, path: path) else { return .filteredOut }
-        return StableSample.includes(String(id), percent: samplePercent) ? nil : .notSampled
+        return samplePercent >= 100 || StableSample.includes(String(id), percent: samplePercent) ? nil : .notSampled
     }
 }
 

@@ -98,7 +98,7 @@ extension ShadowDatabase {
             arguments += [limit]
             var page: [StoredRequest] = []
             page.reserveCapacity(limit)
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
             while let row = try rows.next() {
                 let body: [UInt8] = try row.withUnsafeData(atIndex: 5) { data in data.map { [UInt8]($0) } ?? [] }
                 page.append(StoredRequest(

@@ -82,5 +82,13 @@ import Testing
         let kept = (1...10_000).filter { sample.exclusion(id: Int64($0), method: "GET", path: "/") == nil }
         #expect(kept.count > 2_300 && kept.count < 2_700)
         #expect(kept == (1...10_000).filter { sample.exclusion(id: Int64($0), method: "GET", path: "/") == nil })
+        #expect((1...1_000).allSatisfy { RequestSelection().exclusion(id: Int64($0), method: "GET", path: "/") == nil })
+    }
+
+    @Test func aRequestsPathEndsAtItsFirstQuestionMark() {
+        #expect(RecordedRequest.path(of: "/v1/bid?a=1?b") == "/v1/bid")
+        #expect(RecordedRequest.path(of: "/v1/bid") == "/v1/bid")
+        #expect(RecordedRequest.path(of: "?a") == "")
+        #expect(RecordedRequest.path(of: "") == "")
     }
 }
