@@ -106,6 +106,7 @@ let package = Package(
             ],
             path: "fixtures/bidder"
         ),
+        .testTarget(name: "ShadowCoreTests", dependencies: ["ShadowCore"]),
         .testTarget(name: "ShadowCaptureTests", dependencies: ["ShadowCapture"]),
         .testTarget(name: "ShadowStoreTests", dependencies: [
             "ShadowStore",

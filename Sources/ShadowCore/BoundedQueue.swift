@@ -4,7 +4,9 @@ import Foundation
 ///
 /// Contract:
 /// - `push` waits while the queue is over capacity (backpressure); `offer` never waits and
-///   returns false instead, leaving the caller to count the drop.
+///   returns false instead, leaving the caller to count the drop. A waiting `push` is woken once
+///   the queue has drained to half its capacity, so a full queue and a faster producer take turns
+///   in batches, not a wake-up per item.
 /// - An item costing more than the whole capacity is still accepted into an empty queue, so
 ///   nothing is refused forever.
 /// - `pop` waits for an item; after `close` it drains what is left and then returns nil.
@@ -16,8 +18,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     private var head = 0
     private var cost = 0
     private var closed = false
-    /// Threads waiting in `push` or `pop`; appends and takes only wake anyone when there are some.
-    private var waiting = 0
+    /// Threads waiting in `pop`, and in `push`; appends and takes only wake anyone when there are some.
+    private var waitingToPop = 0
+    private var waitingToPush = 0
     /// The total cost the queue holds before `push` waits and `offer` refuses.
     public let capacity: Int
 
@@ -30,7 +33,11 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func push(_ element: Element, cost itemCost: Int = 1) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while !closed && cost > 0 && cost + itemCost > capacity { wait() }
+        while !closed && cost > 0 && cost + itemCost > capacity {
+            waitingToPush += 1
+            condition.wait()
+            waitingToPush -= 1
+        }
         return append(element, itemCost)
     }
 
@@ -46,7 +53,11 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func pop() -> Element? {
         condition.lock()
         defer { condition.unlock() }
-        while !closed && head == items.count { wait() }
+        while !closed && head == items.count {
+            waitingToPop += 1
+            condition.wait()
+            waitingToPop -= 1
+        }
         return take()
     }
 
@@ -56,9 +67,9 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         defer { condition.unlock() }
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !closed && head == items.count {
-            waiting += 1
+            waitingToPop += 1
             let signalled = condition.wait(until: deadline)
-            waiting -= 1
+            waitingToPop -= 1
             if !signalled { break }
         }
         return take()
@@ -72,7 +83,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         items.removeAll(keepingCapacity: true)
         head = 0
         cost = 0
-        if waiting > 0 { condition.broadcast() }
+        if waitingToPush > 0 { condition.broadcast() }
         return taken
     }
 
@@ -103,17 +114,11 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
         return cost
     }
 
-    private func wait() {
-        waiting += 1
-        condition.wait()
-        waiting -= 1
-    }
-
     private func append(_ element: Element, _ itemCost: Int) -> Bool {
         guard !closed else { return false }
         items.append((element, itemCost))
         cost += itemCost
-        if waiting > 0 { condition.broadcast() }
+        if waitingToPop > 0 { condition.broadcast() }
         return true
     }
 
@@ -130,7 +135,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
             items.removeAll(keepingCapacity: true)
             head = 0
         }
-        if waiting > 0 { condition.broadcast() }
+        if waitingToPush > 0 && cost <= capacity / 2 { condition.broadcast() }
         return element
     }
 }
