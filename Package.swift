@@ -124,6 +124,7 @@ let package = Package(
         .testTarget(name: "ShadowHTTP1Tests", dependencies: [
             "ShadowHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"),
         ]),
         .testTarget(name: "ShadowMetricsTests", dependencies: [
             "ShadowMetrics",

@@ -84,27 +84,19 @@ final class RequestFeed: @unchecked Sendable {
             return queue.push(item)
         }
 
-        var after: Int64 = 0
         var selected = 0
-        while true {
-            let page = try database.requests(captureID: config.captureID, afterID: after, limit: 256)
-            guard let last = page.last else { break }
-            after = last.id
-            for stored in page {
-                if let reason = config.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
-                    lock.withLock { counters.add("skipped_\(reason.rawValue)") }
-                    continue
-                }
-                selected += 1
-                let item = item(for: stored)
-                if cache != nil {
-                    cachedBytes += item.requests.reduce(0) { $0 + $1.readableBytes }
-                    if cachedBytes <= passCacheBytes { cache?.append(item) } else { cache = nil }
-                }
-                guard try feed(item, pass: 0) else { return }
+        let firstPassDone = try forEachSelected(excluded: { reason in
+            lock.withLock { counters.add("skipped_\(reason.rawValue)") }
+        }) { stored in
+            selected += 1
+            let item = item(for: stored)
+            if cache != nil {
+                cachedBytes += item.requests.reduce(0) { $0 + $1.readableBytes }
+                if cachedBytes <= passCacheBytes { cache?.append(item) } else { cache = nil }
             }
+            return try feed(item, pass: 0)
         }
-        guard config.loop && selected > 0 else { return }
+        guard firstPassDone && config.loop && selected > 0 else { return }
         var pass = 1
         while true {
             if let cache {
@@ -112,17 +104,30 @@ final class RequestFeed: @unchecked Sendable {
                     guard try feed(item, pass: pass) else { return }
                 }
             } else {
-                after = 0
-                while true {
-                    let page = try database.requests(captureID: config.captureID, afterID: after, limit: 256)
-                    guard let last = page.last else { break }
-                    after = last.id
-                    for stored in page where config.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) == nil {
-                        guard try feed(item(for: stored), pass: pass) else { return }
-                    }
-                }
+                guard try forEachSelected({ try feed(item(for: $0), pass: pass) }) else { return }
             }
             pass += 1
+        }
+    }
+
+    /// Calls `body` with every stored request the selection keeps, in id order, a page at a time,
+    /// until it returns false; `excluded` is told why each other one is left out. False when
+    /// `body` stopped it.
+    private func forEachSelected(
+        excluded: (DropReason) -> Void = { _ in }, _ body: (StoredRequest) throws -> Bool
+    ) throws -> Bool {
+        var after: Int64 = 0
+        while true {
+            let page = try database.requests(captureID: configuration.captureID, afterID: after, limit: 256)
+            guard let last = page.last else { return true }
+            after = last.id
+            for stored in page {
+                if let reason = configuration.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
+                    excluded(reason)
+                } else if try !body(stored) {
+                    return false
+                }
+            }
         }
     }
 

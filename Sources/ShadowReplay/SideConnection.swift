@@ -34,9 +34,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private var framer = HTTP1Framer(isRequest: false, maxHeadBytes: 64 << 10)
     private var pending: Pending?
     private var context: ChannelHandlerContext?
-    /// One timer per connection, moved lazily: it stays armed across requests and, when it fires
-    /// before the pending request's deadline, is set again for that deadline.
-    private var timer: (task: Scheduled<Void>, deadline: NIODeadline)?
+    private var timer = LazyDeadlineTimer()
     private(set) var isReusable = true
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -44,8 +42,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.task.cancel()
-        timer = nil
+        timer.cancel()
         self.context = nil
     }
 
@@ -61,25 +58,21 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
         var outcome = SideOutcome()
         outcome.sentNs = MonotonicClock.now()
         pending = Pending(outcome: outcome, maxBodyBytes: maxBodyBytes, deadline: deadline, onDone: onDone)
-        if let timer, timer.deadline > deadline {
-            timer.task.cancel()
-            self.timer = nil
-        }
-        if timer == nil { arm(context, at: deadline) }
+        armTimer(context.eventLoop)
         context.writeAndFlush(NIOAny(request), promise: nil)
     }
 
-    private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
-        let task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            timer = nil
+    private func armTimer(_ eventLoop: EventLoop) {
+        guard let deadline = pending?.deadline else { return }
+        timer.arm(deadline, on: eventLoop) { [self] in
+            timer.fired()
             guard let pending else { return }
             if pending.deadline <= .now() {
                 fail(.timeout, "no complete response within the timeout")
-            } else if let context = self.context {
-                arm(context, at: pending.deadline)
+            } else {
+                armTimer(eventLoop)
             }
         }
-        timer = (task, deadline)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -185,8 +178,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
 
     /// Stops using the connection and closes it.
     private func retire() {
-        timer?.task.cancel()
-        timer = nil
+        timer.cancel()
         guard isReusable else { return }
         isReusable = false
         context?.close(promise: nil)

@@ -100,9 +100,8 @@ extension ShadowDatabase {
             page.reserveCapacity(limit)
             let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
             while let row = try rows.next() {
-                let body: [UInt8] = try row.withUnsafeData(atIndex: 5) { data in data.map { [UInt8]($0) } ?? [] }
                 page.append(StoredRequest(
-                    id: row[0], captureTimeNs: row[1], method: row[2], target: row[3], headers: row[4], body: body))
+                    id: row[0], captureTimeNs: row[1], method: row[2], target: row[3], headers: row[4], body: try Self.bytes(row, 5)))
             }
             return page
         }

@@ -40,8 +40,7 @@ extension ShadowDatabase {
                 SELECT id, records, segment FROM spooled_exchanges
                 WHERE capture_id = ? AND records > 0 ORDER BY id LIMIT ?
                 """, arguments: [captureID, limit]).map { row in
-                let bytes: [UInt8] = (row["segment"] as DatabaseValue).withBlob { Array($0) }
-                return SpooledSegment(id: row["id"], records: row["records"], bytes: bytes)
+                SpooledSegment(id: row[0], records: row[1], bytes: try Self.bytes(row, 2))
             }
         }
     }
@@ -87,13 +86,5 @@ extension ShadowDatabase {
                 WHERE c.status != 'running' AND s.records > 0 GROUP BY s.capture_id ORDER BY s.capture_id
                 """).map { ($0["capture_id"], $0["n"]) }
         }
-    }
-}
-
-private extension DatabaseValue {
-    /// The blob's bytes (empty for anything that is not a blob).
-    func withBlob<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
-        if case .blob(let data) = storage { return data.withUnsafeBytes(body) }
-        return body(UnsafeRawBufferPointer(start: nil, count: 0))
     }
 }

@@ -49,11 +49,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     private var inFlight: InFlight?
     private var pipelined = CircularBuffer<IncomingRequest>()
     private let maxPipelined = 64
-    /// The response timeout's one timer, moved only when a deadline comes earlier than the one it
-    /// waits for: a busy keep-alive connection schedules about one per `responseTimeout`, not one
-    /// per request.
-    private var timer: Scheduled<Void>?
-    private var timerAt = NIODeadline.distantFuture
+    private var timer = LazyDeadlineTimer()
 
     init(session: TeeSession, pool: UpstreamPool, spool: RecordSpool, upstream: UpstreamConfiguration) {
         self.session = session
@@ -123,16 +119,12 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     }
 
     private func armTimer() {
-        guard let at = responseDeadline, at < timerAt else { return }
-        timer?.cancel()
-        timerAt = at
-        timer = pool.eventLoop.assumeIsolated().scheduleTask(deadline: at) { [self] in timerFired() }
-    }
-
-    private func timerFired() {
-        (timer, timerAt) = (nil, .distantFuture)
         guard let at = responseDeadline else { return }
-        if at <= .now() { timedOut() } else { armTimer() }
+        timer.arm(at, on: pool.eventLoop) { [self] in
+            timer.fired()
+            guard let at = responseDeadline else { return }
+            if at <= .now() { timedOut() } else { armTimer() }
+        }
     }
 
     // MARK: Upstream response
@@ -243,8 +235,7 @@ final class ProxyHandler: ChannelInboundHandler, UpstreamResponseDelegate {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        timer = nil
+        timer.cancel()
         session.tally.add(.clientClosed, Int64(pipelined.count))
         pipelined.removeAll()
         self.context = nil

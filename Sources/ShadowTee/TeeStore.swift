@@ -43,12 +43,12 @@ public final class TeeStore: @unchecked Sendable {
         database: ShadowDatabase, captureID: Int64, tally: TeeTally, queueBytes: Int, priority: StorePriority = .idle,
         pollInterval: Double = 0.005, countersInterval: Double = 5
     ) {
-        self.countersInterval = countersInterval
         self.database = database
-        self.priority = priority
         self.captureID = captureID
         self.tally = tally
+        self.priority = priority
         self.pollInterval = pollInterval
+        self.countersInterval = countersInterval
         queue = BoundedQueue(capacity: queueBytes)
         let thread = Thread { [self] in run() }
         thread.name = "shadowdiff-tee-store"
@@ -132,13 +132,11 @@ public final class TeeStore: @unchecked Sendable {
                 }
                 if queue.isClosedAndEmpty { break }
                 if backlog {
-                    if priority == .low && ThreadPriority.canLeaveIdle {
-                        ThreadPriority.set(.idle)
-                        defer { ThreadPriority.set(.low) }
-                        backlog = try expandOldest()
-                    } else {
-                        backlog = try expandOldest()
-                    }
+                    // Expanding never competes with production, whatever the priority.
+                    let lowered = priority == .low && ThreadPriority.canLeaveIdle
+                    if lowered { ThreadPriority.set(.idle) }
+                    backlog = try expandOldest()
+                    if lowered { ThreadPriority.set(.low) }
                 } else {
                     Thread.sleep(forTimeInterval: pollInterval)
                 }
