@@ -126,10 +126,7 @@ public final class LiveCapture: @unchecked Sendable {
         tickInterval: Double = 0.5, sink: ([CapturedExchange]) -> Void, tick: (LiveCaptureStatus) -> Void = { _ in }
     ) -> CaptureSummary {
         let reader = CaptureThread(handle: handle, queue: queue, isStopping: { [unowned self] in isStopping })
-        let thread = Thread { reader.run() }
-        thread.name = "shadowdiff-pcap"
-        thread.stackSize = 1 << 20
-        thread.start()
+        Thread.startNamed("sd-pcap", stackSize: 1 << 20) { reader.run() }
 
         var processor = PacketProcessor(dlt: dlt, limits: options.limits)
         var emitted: Int64 = 0

@@ -197,12 +197,10 @@ final class Dispatcher: @unchecked Sendable {
 
     func run() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = Thread { [self] in
+            Thread.startNamed("sd-dispatch") { [self] in
                 dispatch()
                 continuation.resume()
             }
-            thread.name = "shadowdiff-dispatch"
-            thread.start()
         }
     }
 

@@ -41,15 +41,12 @@ final class RequestFeed: @unchecked Sendable {
 
     /// Starts the reading thread; `yielding` lowers its priority (it works ahead of the schedule).
     func start(yielding: Bool = false) {
-        let thread = Thread { [self] in
+        thread = Thread.startNamed("sd-feed") { [self] in
             if yielding { Pacer.yieldToOthers() }
             do { try run() } catch { lock.withLock { self.error = error } }
             queue.close()
             stopped.signal()
         }
-        thread.name = "shadowdiff-feed"
-        self.thread = thread
-        thread.start()
     }
 
     /// Stops feeding (items already queued are dropped with the queue) and waits for the thread.

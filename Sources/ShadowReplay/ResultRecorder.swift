@@ -107,14 +107,11 @@ final class ResultRecorder: @unchecked Sendable {
     /// Starts the storing thread; `yielding` lowers its priority (open loops: the event loops keep
     /// the schedule, and a batch may wait).
     func start(yielding: Bool = false) {
-        let thread = Thread { [self] in
+        thread = Thread.startNamed("sd-results") { [self] in
             if yielding { Pacer.yieldToOthers() }
             run()
             stopped.signal()
         }
-        thread.name = "shadowdiff-results"
-        self.thread = thread
-        thread.start()
     }
 
     /// Queues a record; never blocks. A record that finds the queue full (impossible while the

@@ -28,9 +28,7 @@ public final class ExchangeWriterThread: @unchecked Sendable {
         writer = ExchangeWriter(database: database, captureID: captureID, batchSize: batchSize)
         queue = BoundedQueue(capacity: queueBytes)
         self.commitInterval = commitInterval
-        let thread = Thread { [self] in run() }
-        thread.name = "shadowdiff-store-writer"
-        thread.start()
+        Thread.startNamed("sd-store-writer") { [self] in run() }
     }
 
     /// Exchanges durably committed so far.

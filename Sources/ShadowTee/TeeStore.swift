@@ -50,9 +50,7 @@ public final class TeeStore: @unchecked Sendable {
         self.pollInterval = pollInterval
         self.countersInterval = countersInterval
         queue = BoundedQueue(capacity: queueBytes)
-        let thread = Thread { [self] in run() }
-        thread.name = "shadowdiff-tee-store"
-        thread.start()
+        Thread.startNamed("sd-tee-store") { [self] in run() }
     }
 
     /// Records durably stored so far, spooled or expanded.
