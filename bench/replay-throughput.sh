@@ -4,14 +4,19 @@
 # baseline and the candidate; they answer at once, so the load generator is the bottleneck.
 #   (a) two wrk at once, one per nginx, each `-t1 -cCONNS -dSECONDS` posting the OpenRTB fixture:
 #       requests/s summed over both;
-#   (b) `shadowdiff replay --concurrency CONNS --loop --duration SECONDS` of captures/sample.pcap
-#       (104 exchanges, replayed over and over) to both nginx: every exchange goes to both sides,
+#   (b) `shadowdiff replay --concurrency CONNS --loop --duration SECONDS` to both nginx of 104
+#       requests wrk itself sent (recorded through `shadowdiff capture proxy` before the rounds, so
+#       both tools send the same bytes), replayed over and over: every request goes to both sides,
 #       CONNS keep-alive connections each, and each side's answer is stored in SQLite. Requests/s
 #       counts both sides: answered `results` rows (warm-up rows left out) / SECONDS.
+#       REQUESTS=sample replays the committed capture captures/sample.pcap instead (104 exchanges,
+#       bodies of 1,170 bytes on average against wrk's 761), as the figures before 2026-11-24 did.
 # Elapsed time is the configured SECONDS for both (wrk reports over its -d; the replay's start-up
 # before its first request and its shutdown are left out the same way); the replay's wall time is
 # shown beside it. CPU is the load generator's user+sys (GNU time) per 1,000 requests, its whole
-# run included. Rounds alternate a/b so machine noise hits both alike; the table shows medians.
+# run included. Beside it, over the same span: the two nginx workers' CPU per request (what serving
+# one request costs under that load generator) and the share of the machine's CPU time left idle.
+# Rounds alternate a/b so machine noise hits both alike; the table shows medians.
 # Goal: (b)/(a) >= 0.8.
 #
 # Usage: bash bench/replay-throughput.sh [seconds per run, default 10] [rounds, default 3] [connections, default 32]
@@ -28,14 +33,21 @@ build_shadowdiff
 work=$(mktemp -d /tmp/shadowdiff-replay-tp.XXXXXX)
 trap stop_all EXIT
 start_target_nginx "$work"
-sample_db "$work/sample.db"
+if [ "${REQUESTS:-wrk}" = sample ]; then
+    sample_db "$work/sample.db"
+    requests_are="captured exchanges (captures/sample.pcap)"
+else
+    wrk_db "$work/sample.db" "$port_a"
+    requests_are="requests wrk sent (recorded through \`shadowdiff capture proxy\`)"
+fi
 exchanges=$(sqlite3 "$work/sample.db" "SELECT count(*) FROM exchanges")
 
 wrk_cmd="wrk -t1 -c$CONNS -d${SECS}s -s bench/lib/openrtb-post.lua http://127.0.0.1:PORT/openrtb2/auction"
 replay_cmd="shadowdiff replay --db DB --baseline http://127.0.0.1:$port_a --candidate http://127.0.0.1:$port_b --run NAME --concurrency $CONNS --loop --duration $SECS"
 
-run_wrk() {  # -> "req/s cpu_s_per_1000 wall_s"
-    local side port pids=()
+run_wrk() {  # -> "req/s cpu_s_per_1000 wall_s nginx_us_per_req idle_percent"
+    local side port pids=() before
+    before=$(cpu_snapshot)
     for side in a b; do
         [ $side = a ] && port=$port_a || port=$port_b
         /usr/bin/time -f "%e %U %S" -o "$work/time-wrk-$side" \
@@ -44,7 +56,8 @@ run_wrk() {  # -> "req/s cpu_s_per_1000 wall_s"
         pids+=($!)
     done
     wait "${pids[@]}"
-    local requests=0 rate=0 cpu=0 wall=0 r
+    local after requests=0 rate=0 cpu=0 wall=0 r
+    after=$(cpu_snapshot)
     for side in a b; do
         r=$(awk '/requests in/ {print $1}' "$work/wrk-$side.txt")
         [ -n "$r" ] || { echo "wrk failed:" >&2; cat "$work/wrk-$side.txt" >&2; exit 1; }
@@ -57,18 +70,20 @@ run_wrk() {  # -> "req/s cpu_s_per_1000 wall_s"
             echo "note: wrk ($side): $(grep "Non-2xx\|Socket errors" "$work/wrk-$side.txt" | tr -s ' ')" >&2
         fi
     done
-    echo "$rate $(echo "$cpu * 1000 / $requests" | bc -l) $wall"
+    echo "$rate $(echo "$cpu * 1000 / $requests" | bc -l) $wall $(cpu_between "$before" "$after" "$requests")"
 }
 
-run_replay() {  # run_replay ROUND -> "req/s cpu_s_per_1000 wall_s"
-    local name=throughput-$1 db=$work/replay.db
+run_replay() {  # run_replay ROUND -> "req/s cpu_s_per_1000 wall_s nginx_us_per_req idle_percent"
+    local name=throughput-$1 db=$work/replay.db before
     copy_db "$work/sample.db" "$db"
+    before=$(cpu_snapshot)
     if ! /usr/bin/time -f "%e %U %S" -o "$work/time-replay" "$bin/shadowdiff" replay --db "$db" \
         --baseline "http://127.0.0.1:$port_a" --candidate "http://127.0.0.1:$port_b" --run "$name" \
         --concurrency "$CONNS" --loop --duration "$SECS" >"$work/replay.out" 2>"$work/replay.err"; then
         echo "shadowdiff replay failed:" >&2; cat "$work/replay.out" "$work/replay.err" >&2; exit 1
     fi
-    local rows all errors w u s
+    local after rows all errors w u s
+    after=$(cpu_snapshot)
     rows=$(count_rows "$db" "$name")
     all=$(sqlite3 "$db" "SELECT count(*) FROM results WHERE run_id = (SELECT id FROM runs WHERE name = '$name')")
     errors=$(count_errors "$db" "$name")
@@ -78,17 +93,17 @@ run_replay() {  # run_replay ROUND -> "req/s cpu_s_per_1000 wall_s"
     if [ "$(echo "$w < $SECS * 0.9" | bc -l)" = 1 ]; then
         echo "note: replay round $1 ran $w s of the $SECS s asked for" >&2
     fi
-    echo "$(echo "$rows / $SECS" | bc -l) $(echo "($u + $s) * 1000 / $all" | bc -l) $w"
+    echo "$(echo "$rows / $SECS" | bc -l) $(echo "($u + $s) * 1000 / $all" | bc -l) $w $(cpu_between "$before" "$after" "$all")"
 }
 
-declare -A rate cpu wall
+declare -A rate cpu wall server idle
 for round in $(seq "$ROUNDS"); do
     run_wrk >"$work/round"  # not in a subshell: its jobs stay the script's, and its exit ends the script
-    read -r r c w <"$work/round"
-    rate[a]+="$r "; cpu[a]+="$c "; wall[a]+="$w "
+    read -r r c w n i <"$work/round"
+    rate[a]+="$r "; cpu[a]+="$c "; wall[a]+="$w "; server[a]+="$n "; idle[a]+="$i "
     run_replay "$round" >"$work/round"
-    read -r r c w <"$work/round"
-    rate[b]+="$r "; cpu[b]+="$c "; wall[b]+="$w "
+    read -r r c w n i <"$work/round"
+    rate[b]+="$r "; cpu[b]+="$c "; wall[b]+="$w "; server[b]+="$n "; idle[b]+="$i "
     printf "round %s: (a) %.0f req/s, %.4f CPU s/1,000   (b) %.0f req/s, %.4f CPU s/1,000\n" "$round" \
         "$(echo "${rate[a]}" | awk '{print $NF}')" "$(echo "${cpu[a]}" | awk '{print $NF}')" \
         "$(echo "${rate[b]}" | awk '{print $NF}')" "$(echo "${cpu[b]}" | awk '{print $NF}')" >&2
@@ -97,16 +112,16 @@ done
 ra=$(median "${rate[a]}"); rb=$(median "${rate[b]}")
 echo
 echo "Command: \`bash bench/replay-throughput.sh $SECS $ROUNDS $CONNS\` — ${SECS} s per run, $ROUNDS rounds alternating a/b, medians;"
-echo "two nginx (one worker each) on 127.0.0.1:$port_a (baseline) and :$port_b (candidate); $exchanges captured exchanges (captures/sample.pcap) replayed in a loop."
+echo "two nginx (one worker each) on 127.0.0.1:$port_a (baseline) and :$port_b (candidate); $exchanges $requests_are replayed in a loop."
 echo
-echo "| load generator | connections | req/s (both sides) | CPU s per 1,000 req | wall s |"
-echo "|---|---|---|---|---|"
-printf "| (a) 2 × wrk -t1, one per nginx | 2 × %s | %s | %.4f | %.1f |\n" "$CONNS" "$(thousands "$ra")" \
-    "$(median "${cpu[a]}")" "$(median "${wall[a]}")"
-printf "| (b) shadowdiff replay --concurrency %s --loop | 2 × %s | %s | %.4f | %.1f |\n" "$CONNS" "$CONNS" \
-    "$(thousands "$rb")" "$(median "${cpu[b]}")" "$(median "${wall[b]}")"
+echo "| load generator | connections | req/s (both sides) | CPU s per 1,000 req | wall s | nginx CPU µs per req | machine idle |"
+echo "|---|---|---|---|---|---|---|"
+printf "| (a) 2 × wrk -t1, one per nginx | 2 × %s | %s | %.4f | %.1f | %.1f | %.0f%% |\n" "$CONNS" "$(thousands "$ra")" \
+    "$(median "${cpu[a]}")" "$(median "${wall[a]}")" "$(median "${server[a]}")" "$(median "${idle[a]}")"
+printf "| (b) shadowdiff replay --concurrency %s --loop | 2 × %s | %s | %.4f | %.1f | %.1f | %.0f%% |\n" "$CONNS" "$CONNS" \
+    "$(thousands "$rb")" "$(median "${cpu[b]}")" "$(median "${wall[b]}")" "$(median "${server[b]}")" "$(median "${idle[b]}")"
 echo
 printf "**(b)/(a) throughput: %.2fx** (goal >= 0.8x)\n" "$(echo "$rb / $ra" | bc -l)"
 echo
 echo "- (a): \`$wrk_cmd\` (PORT $port_a and $port_b, at once)"
-echo "- (b): \`$replay_cmd\` (DB: a copy of \`shadowdiff capture --pcap captures/sample.pcap\` per round)"
+echo "- (b): \`$replay_cmd\` (DB: a fresh copy of the $exchanges $requests_are per round)"

@@ -7,6 +7,26 @@ sample_db() {
     "$bin/shadowdiff" capture --pcap captures/sample.pcap --db "$1" >/dev/null
 }
 
+# wrk_db DB PORT [N, default 104]: a new shadowdiff database holding the first N requests that wrk
+# (bench/lib/openrtb-post.lua, one connection, one second) sent through `shadowdiff capture proxy` to
+# the server on 127.0.0.1:PORT. Replaying it sends byte for byte what wrk sends (the Host header
+# aside, which the replay sets per target), so a comparison with wrk carries the same requests.
+wrk_db() {
+    local db=$1 upstream=$2 n=${3:-104} listen=$((40000 + RANDOM % 10000)) tee_pid
+    "$bin/shadowdiff" capture proxy --listen "$listen" --upstream "http://127.0.0.1:$upstream" --db "$db" \
+        >"$db.proxy.out" 2>"$db.proxy.err" &
+    tee_pid=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$listen/" && break; sleep 0.05; done
+    wrk -t1 -c1 -d1s -s bench/lib/openrtb-post.lua "http://127.0.0.1:$listen/openrtb2/auction" >"$db.wrk.txt"
+    kill -INT "$tee_pid"
+    wait "$tee_pid" || { echo "capture proxy failed: $(cat "$db.proxy.err")" >&2; return 1; }
+    sqlite3 "$db" "PRAGMA foreign_keys = ON;
+        DELETE FROM exchanges WHERE method <> 'POST' OR id NOT IN
+            (SELECT id FROM exchanges WHERE method = 'POST' ORDER BY id LIMIT $n);
+        VACUUM;"
+    [ "$(sqlite3 "$db" "SELECT count(*) FROM exchanges")" = "$n" ] || { echo "wrk_db: fewer than $n requests recorded" >&2; return 1; }
+}
+
 # copy_db FROM TO: a consistent copy of a database (WAL included), so every round starts alike.
 copy_db() {
     rm -f "$2" "$2-wal" "$2-shm"
@@ -98,5 +118,27 @@ start_target_nginx() {
     port_a=$base
     port_b=$((base + 1))
     start_nginx "$1/nginx-baseline" "$port_a" 1
+    nginx_workers=$(pgrep -P "$NGINX_PID")
     start_nginx "$1/nginx-candidate" "$port_b" 1
+    nginx_workers+=" $(pgrep -P "$NGINX_PID")"
+}
+
+# cpu_snapshot: "machine-idle-ticks machine-total-ticks nginx-worker-ticks" now (clock ticks of
+# /proc/stat and of the workers start_target_nginx started). cpu_between BEFORE AFTER REQUESTS:
+# "nginx CPU µs per request, machine idle %" between two snapshots.
+cpu_snapshot() {
+    local idle total nginx=0 p f u n s i io irq sirq st
+    read -r _ u n s i io irq sirq st _ </proc/stat
+    idle=$((i + io)); total=$((u + n + s + i + io + irq + sirq + st))
+    for p in $nginx_workers; do
+        read -r -a f <"/proc/$p/stat"
+        nginx=$((nginx + f[13] + f[14]))
+    done
+    echo "$idle $total $nginx"
+}
+cpu_between() {
+    local a b
+    read -r -a a <<<"$1"
+    read -r -a b <<<"$2"
+    echo "$(echo "(${b[2]} - ${a[2]}) * 1000000 / $(getconf CLK_TCK) / $3" | bc -l) $(echo "100 * (${b[0]} - ${a[0]}) / (${b[1]} - ${a[1]})" | bc -l)"
 }
