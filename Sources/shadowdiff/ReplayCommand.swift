@@ -22,8 +22,11 @@ struct ReplayCommand: AsyncParsableCommand {
 
             Each request goes to every target at the same instant, in a seeded random order, over \
             separate keep-alive pools of the same size (one connection per side in each of \
-            --concurrency or --connections lanes). A request that finds no free lane at its due time is \
-            sent late and counted: memory stays bounded however slow a target is.
+            --concurrency or --connections lanes). A lane takes its next request once every side has \
+            answered, so in a closed loop both builds carry the same load and the slower one sets the \
+            pace; against targets that answer in microseconds, more lanes keep both of them busy. A \
+            request that finds no free lane at its due time is sent late and counted: memory stays \
+            bounded however slow a target is.
 
             Refused connections, resets, responses cut short by a close, timeouts, invalid responses \
             and oversized bodies are stored per request with their kind, the connection is replaced, \
