@@ -26,7 +26,7 @@ SECS=${1:-10}
 ROUNDS=${2:-3}
 CONNS=${3:-32}
 . bench/lib/setup.sh
-require wrk=wrk nginx=nginx-light sqlite3=sqlite3 /usr/bin/time=time bc=bc
+require wrk=wrk nginx=nginx-light sqlite3=sqlite3 /usr/bin/time=time bc=bc pgrep=procps curl=curl
 build_shadowdiff
 . bench/lib/nginx.sh
 . bench/lib/replay.sh
@@ -34,13 +34,13 @@ work=$(mktemp -d /tmp/shadowdiff-replay-tp.XXXXXX)
 trap stop_all EXIT
 start_target_nginx "$work"
 if [ "${REQUESTS:-wrk}" = sample ]; then
-    sample_db "$work/sample.db"
+    sample_db "$work/requests.db"
     requests_are="captured exchanges (captures/sample.pcap)"
 else
-    wrk_db "$work/sample.db" "$port_a"
+    wrk_db "$work/requests.db" "$port_a"
     requests_are="requests wrk sent (recorded through \`shadowdiff capture proxy\`)"
 fi
-exchanges=$(sqlite3 "$work/sample.db" "SELECT count(*) FROM exchanges")
+exchanges=$(sqlite3 "$work/requests.db" "SELECT count(*) FROM exchanges")
 
 wrk_cmd="wrk -t1 -c$CONNS -d${SECS}s -s bench/lib/openrtb-post.lua http://127.0.0.1:PORT/openrtb2/auction"
 replay_cmd="shadowdiff replay --db DB --baseline http://127.0.0.1:$port_a --candidate http://127.0.0.1:$port_b --run NAME --concurrency $CONNS --loop --duration $SECS"
@@ -75,7 +75,7 @@ run_wrk() {  # -> "req/s cpu_s_per_1000 wall_s nginx_us_per_req idle_percent"
 
 run_replay() {  # run_replay ROUND -> "req/s cpu_s_per_1000 wall_s nginx_us_per_req idle_percent"
     local name=throughput-$1 db=$work/replay.db before
-    copy_db "$work/sample.db" "$db"
+    copy_db "$work/requests.db" "$db"
     before=$(cpu_snapshot)
     if ! /usr/bin/time -f "%e %U %S" -o "$work/time-replay" "$bin/shadowdiff" replay --db "$db" \
         --baseline "http://127.0.0.1:$port_a" --candidate "http://127.0.0.1:$port_b" --run "$name" \
