@@ -5,14 +5,16 @@ import Foundation
 /// Contract: `dispatch` (the dispatcher thread) gives an item to an idle lane at once, else queues
 /// it, waiting while `capacity` items are queued (backpressure: nothing grows without bound
 /// however slow a target is). `laneFinished` (a lane, on its loop) returns the lane's next item,
-/// or records it as idle. `drain` waits until every lane is idle and nothing is queued.
+/// or records it as idle. `drain` waits until every lane is idle and nothing is queued, and drops
+/// what no lane has taken yet once the run is stopped.
 final class LaneBoard: @unchecked Sendable {
     private let condition = NSCondition()
     private var idle: [Lane] = []
     private var laneCount = 0
     private var ready: [ReplayItem] = []
     private var readyHead = 0
-    private let capacity: Int
+    /// Items queued before `dispatch` waits.
+    let capacity: Int
     private var dispatcherWaiting = false
 
     init(capacity: Int) {
@@ -76,13 +78,19 @@ final class LaneBoard: @unchecked Sendable {
         return nil
     }
 
-    /// Waits until every lane is idle and nothing is queued.
-    func drain() {
+    /// Waits until every lane is idle and nothing is queued. Once `stopped()` holds, what is still
+    /// queued is dropped (none of it was sent) and only the requests in flight are waited for.
+    func drain(stopped: () -> Bool) {
         condition.lock()
         defer { condition.unlock() }
         while idle.count < laneCount || queued > 0 {
+            if queued > 0 && stopped() {
+                ready.removeAll()
+                readyHead = 0
+                continue
+            }
             dispatcherWaiting = true
-            condition.wait()
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
         }
     }
 

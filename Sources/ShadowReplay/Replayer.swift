@@ -40,6 +40,12 @@ public struct Replayer: Sendable {
     /// Records the store may fall behind before the dispatcher waits (tests make it small).
     let storeBacklog: Int?
 
+    /// Requests a closed loop keeps ready on the board (at least one per lane): a lane that
+    /// finishes takes its next one at once instead of going idle until the dispatcher thread
+    /// wakes and hands one over across threads. With one per lane, lanes ran dry about 11,000
+    /// times in a 6 s run against fast targets; with 256, a few hundred times, and 8% more requests.
+    static let closedLoopReady = 256
+
     public init(database: ShadowDatabase, configuration: ReplayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.init(database: database, configuration: configuration, group: group, storeBacklog: nil)
     }
@@ -90,11 +96,11 @@ public struct Replayer: Sendable {
         let storedBefore = try resuming.map { try database.replayedCount(runID: $0.id) } ?? 0
         let addresses = try config.targets.map(address(of:))
         let lanes = max(1, config.connections)
+        let board = LaneBoard(capacity: config.timing.isOpenLoop ? lanes : max(lanes, Self.closedLoopReady))
         let recorder = ResultRecorder(
             database: database, runID: run.id, targets: config.targets, maxFailures: config.maxFailures,
-            backlog: storeBacklog ?? max(4096, lanes * 4), lanes: lanes, observer: observer)
+            backlog: storeBacklog ?? max(4096, lanes * 4), lanes: lanes, boardCapacity: board.capacity, observer: observer)
         let feed = RequestFeed(database: database, configuration: config, resumeRunID: resuming?.id)
-        let board = LaneBoard(capacity: lanes)
         let settings = LaneSettings(
             targets: config.targets, addresses: addresses, timeout: .milliseconds(Int64(config.timeoutMs)),
             connectTimeout: .milliseconds(Int64(config.connectTimeoutMs)), maxBodyBytes: config.maxBodyBytes)
@@ -236,6 +242,7 @@ final class Dispatcher: @unchecked Sendable {
             sent += 1
         }
         feed.stop()
-        board.drain()
+        // Stopped, what waits on the board was never sent: it is dropped, and a resumed run sends it.
+        board.drain { stop.isRaised || recorder.abortReason != nil }
     }
 }

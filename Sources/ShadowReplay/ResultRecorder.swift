@@ -54,8 +54,9 @@ public struct ReplayProgress: Sendable {
 /// Stores replay records in batches on its own thread and keeps the run's figures.
 ///
 /// Contract: `submit` never blocks (event loops call it); the dispatcher calls `waitForRoom` before
-/// each send, so the queue holds at most `backlog` records plus two per lane (in flight, waiting). Each record's sides
-/// are written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
+/// each hand-over, so the queue holds at most `backlog` records plus one per lane (in flight) and
+/// one per request the board can hold (handed over, waiting for a lane). Each record's sides are
+/// written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
 /// so does a store failure, whose records are counted (`result_store_failed`) and the run ends.
 final class ResultRecorder: @unchecked Sendable {
     private let database: ShadowDatabase
@@ -89,16 +90,14 @@ final class ResultRecorder: @unchecked Sendable {
     }
 
     init(database: ShadowDatabase, runID: Int64, targets: [ReplayTarget], maxFailures: Int, backlog: Int, lanes: Int,
-         observer: (any ReplayObserver)?) {
+         boardCapacity: Int, observer: (any ReplayObserver)?) {
         self.database = database
         self.runID = runID
         self.targets = targets
         self.maxFailures = maxFailures
         self.observer = observer
         self.backlog = backlog
-        // Past the dispatcher's check come at most one record per lane in flight and one per item
-        // waiting on the board for a lane.
-        queue = BoundedQueue(capacity: backlog + 2 * lanes + 1)
+        queue = BoundedQueue(capacity: backlog + lanes + boardCapacity + 1)
         stats = targets.map { target in
             SideStats(figures: SideFigures(side: target.side, latency: LatencyFigures(count: 0), service: LatencyFigures(count: 0)))
         }
