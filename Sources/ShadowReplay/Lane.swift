@@ -71,10 +71,10 @@ final class Lane: @unchecked Sendable {
     }
 
     private func sendCurrent() {
-        guard let item = current else { return }
+        guard let order = current?.order else { return }
         remaining = settings.targets.count
         starting = true
-        for side in item.order { send(side, retry: true, deadline: nil) }
+        for side in order { send(side, retry: true, deadline: nil) }
         starting = false
         // Every side failed at once (refused on connect): finish on a fresh stack, not recursively.
         if remaining == 0 { loop.execute { self.finish() } }
@@ -88,12 +88,10 @@ final class Lane: @unchecked Sendable {
 
     /// Writes the current request to `side`; `deadline` (set on a retry) is the first write's.
     private func send(_ side: Int, retry: Bool, deadline: NIODeadline?) {
-        guard let item = current else { return }
-        if let connection = connections[side], connection.handler.isReusable {
+        guard let request = current?.requests[side], let kind = current?.kind else { return }
+        if let handler = connections[side]?.handler, handler.isReusable {
             let deadline = deadline ?? .now() + settings.timeout
-            connection.handler.begin(
-                item.requests[side], kind: item.kind, maxBodyBytes: settings.maxBodyBytes, deadline: deadline
-            ) { [self] outcome in
+            handler.begin(request, kind: kind, maxBodyBytes: settings.maxBodyBytes, deadline: deadline) { [self] outcome in
                 // No response byte before the reset or close: the server had closed the kept-alive connection.
                 if retry && outcome.firstByteNs == nil && (outcome.error == .connectionReset || outcome.error == .incompleteResponse) {
                     connections[side] = nil
@@ -134,8 +132,7 @@ final class Lane: @unchecked Sendable {
     }
 
     private func finish() {
-        guard let item = current else { return }
-        current = nil
+        guard let item = current.take() else { return }
         recorder.submit(ReplayRecord(item: item, intendedNs: intendedNs, outcomes: outcomes))
         if let next = board.laneFinished(self) { start(next) }
     }

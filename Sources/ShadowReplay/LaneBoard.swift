@@ -11,7 +11,8 @@ final class LaneBoard: @unchecked Sendable {
     private let condition = NSCondition()
     private var idle: [Lane] = []
     private var laneCount = 0
-    private var ready: [ReplayItem] = []
+    /// Queued items from `readyHead` on; taken ones are nil until the array is compacted.
+    private var ready: [ReplayItem?] = []
     private var readyHead = 0
     /// Items queued before `dispatch` waits.
     let capacity: Int
@@ -62,7 +63,7 @@ final class LaneBoard: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         if queued > 0 {
-            let item = ready[readyHead]
+            let item = ready[readyHead].take()
             readyHead += 1
             if dispatcherWaiting && queued <= capacity / 2 {
                 dispatcherWaiting = false

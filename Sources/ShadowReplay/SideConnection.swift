@@ -149,8 +149,7 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func succeed() {
-        guard var done = pending else { return }
-        pending = nil
+        guard var done = pending.take() else { return }
         done.outcome.lastByteNs = MonotonicClock.now()
         done.outcome.body = done.body ?? []
         if !done.keepAlive { retire() }
@@ -158,11 +157,10 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func fail(_ kind: ReplayErrorKind, _ message: String) {
-        guard var done = pending else {
+        guard var done = pending.take() else {
             retire()
             return
         }
-        pending = nil
         retire()
         done.outcome.error = kind
         done.outcome.message = "\(message) (\(SideOutcome.milliseconds(since: done.outcome.sentNs)) ms after the write)"
