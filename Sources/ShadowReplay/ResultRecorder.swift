@@ -175,7 +175,7 @@ final class ResultRecorder: @unchecked Sendable {
             }
             var rows: [ResultRow] = []
             rows.reserveCapacity(batch.count * targets.count)
-            for record in batch { rows.append(contentsOf: self.rows(of: record)) }
+            for record in batch { appendRows(of: record, to: &rows) }
             do {
                 try database.insertResults(runID: runID, rows)
             } catch {
@@ -190,23 +190,22 @@ final class ResultRecorder: @unchecked Sendable {
         }
     }
 
-    private func rows(of record: ReplayRecord) -> [ResultRow] {
-        let item = record.item
+    /// One row per side of `record`, in `targets` order.
+    private func appendRows(of record: ReplayRecord, to rows: inout [ResultRow]) {
         let intended = Int64(bitPattern: record.intendedNs)
-        return record.outcomes.enumerated().map { index, outcome in
+        for index in record.outcomes.indices {
+            let outcome = record.outcomes[index]
             let sent = Int64(bitPattern: outcome.sentNs)
-            var row = ResultRow(
-                exchangeID: item.exchangeID, pass: item.pass, side: targets[index].side, status: outcome.error == nil ? outcome.status : nil,
+            let answered = outcome.error == nil
+            rows.append(ResultRow(
+                exchangeID: record.item.exchangeID, pass: record.item.pass, side: targets[index].side,
+                status: answered ? outcome.status : nil,
                 firstByteNs: outcome.firstByteNs.map { Int64(bitPattern: $0) - intended },
                 latencyNs: outcome.lastByteNs.map { Int64(bitPattern: $0) - intended },
                 serviceNs: outcome.lastByteNs.map { Int64(bitPattern: $0) - sent },
-                sendLagNs: sent - intended, scheduledNs: item.scheduledNs,
-                error: outcome.error, errorMessage: outcome.message, warmup: item.warmup)
-            if outcome.error == nil {
-                row.headers = outcome.headers
-                row.body = outcome.body ?? []
-            }
-            return row
+                sendLagNs: sent - intended, scheduledNs: record.item.scheduledNs,
+                headers: answered ? outcome.headers : nil, body: answered ? outcome.body ?? [] : nil,
+                error: outcome.error, errorMessage: outcome.message, warmup: record.item.warmup))
         }
     }
 
@@ -216,13 +215,15 @@ final class ResultRecorder: @unchecked Sendable {
         defer { lock.unlock() }
         let sides = targets.count
         for (n, record) in batch.enumerated() {
-            let recordRows = rows[(n * sides)..<((n + 1) * sides)]
+            let first = n * sides
             done += 1
-            let lagNs = recordRows.compactMap(\.sendLagNs).min() ?? 0
+            var lagNs = rows[first].sendLagNs ?? 0
+            for k in (first + 1)..<(first + sides) { lagNs = min(lagNs, rows[k].sendLagNs ?? lagNs) }
             if record.item.waited { late += 1 }
             if !record.item.warmup { _ = lag.record(UInt64(max(1, lagNs))) }
             observer?.sent(lagNs: lagNs, late: record.item.waited)
-            for (index, row) in zip(0..., recordRows) {
+            for index in 0..<sides {
+                let row = rows[first + index]
                 // In place: a copy of the stats would copy their histograms on every record.
                 if let error = row.error {
                     stats[index].failuresInARow += 1
