@@ -4,7 +4,7 @@ import Foundation
 ///
 /// Contract: `dispatch` (the dispatcher thread) gives an item to an idle lane at once, else queues
 /// it, waiting while `capacity` items are queued (backpressure: nothing grows without bound
-/// however slow a target is). `laneFinished` (a lane, on its loop) returns the lane's next item,
+/// however slow a target is) unless the run is stopped. `laneFinished` (a lane, on its loop) returns the lane's next item,
 /// or records it as idle. `drain` waits until every lane is idle and nothing is queued, and drops
 /// what no lane has taken yet once the run is stopped.
 final class LaneBoard: @unchecked Sendable {
@@ -31,9 +31,10 @@ final class LaneBoard: @unchecked Sendable {
 
     private var queued: Int { ready.count - readyHead }
 
-    /// Gives `item` to an idle lane or queues it. An open-loop item that finds no idle lane is
+    /// Gives `item` to an idle lane or queues it, waiting for room; returns false, the item not
+    /// taken, once `stopped()` holds while it waits. An open-loop item that finds no idle lane is
     /// marked as waited (it will be sent late).
-    func dispatch(_ item: ReplayItem) {
+    func dispatch(_ item: ReplayItem, unlessStopped stopped: () -> Bool) -> Bool {
         var item = item
         condition.lock()
         while true {
@@ -41,7 +42,7 @@ final class LaneBoard: @unchecked Sendable {
                 condition.unlock()
                 let chosen = item
                 lane.loop.execute { lane.start(chosen) }
-                return
+                return true
             }
             if item.dueNs != nil { item.waited = true }
             if queued < capacity {
@@ -51,10 +52,14 @@ final class LaneBoard: @unchecked Sendable {
                 }
                 ready.append(item)
                 condition.unlock()
-                return
+                return true
+            }
+            if stopped() {
+                condition.unlock()
+                return false
             }
             dispatcherWaiting = true
-            condition.wait()
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
         }
     }
 

@@ -43,7 +43,7 @@ public struct Replayer: Sendable {
     /// Requests a closed loop keeps ready on the board (at least one per lane): a lane that
     /// finishes takes its next one at once instead of going idle until the dispatcher thread
     /// wakes and hands one over across threads. With one per lane, lanes ran dry about 11,000
-    /// times in a 6 s run against fast targets; with 256, a few hundred times, and 8% more requests.
+    /// times in a 6 s run against nginx; with 256, a few hundred times (bench/RESULTS.md).
     static let closedLoopReady = 256
 
     public init(database: ShadowDatabase, configuration: ReplayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -214,6 +214,14 @@ final class Dispatcher: @unchecked Sendable {
         Pacer.prepareThread()
         var schedule = ReplaySchedule(mode: configuration.timing, maxRate: configuration.maxRate)
         let durationNs = configuration.durationSeconds.map { UInt64($0 * 1e9) }
+        // Past this, nothing more is sent: what waits on the board was never sent and is dropped.
+        // A stopped run's is sent by a resumed run; a closed loop takes its requests as lanes free
+        // up, so past its duration it takes none, however many wait for a slow target.
+        let closedLoop = !configuration.timing.isOpenLoop
+        let stopped = { [stop, recorder, started] in
+            stop.isRaised || recorder.abortReason != nil
+                || (closedLoop && durationNs.map { MonotonicClock.now() - started >= $0 } ?? false)
+        }
         var pass = 0
         var sent = 0
         while let next = feed.queue.pop() {
@@ -238,11 +246,10 @@ final class Dispatcher: @unchecked Sendable {
             }
             item.warmup = sent < configuration.warmup
             if recorder.waitForRoom() && item.dueNs != nil { item.waited = true }
-            board.dispatch(item)
+            guard board.dispatch(item, unlessStopped: stopped) else { break }
             sent += 1
         }
         feed.stop()
-        // Stopped, what waits on the board was never sent: it is dropped, and a resumed run sends it.
-        board.drain { stop.isRaised || recorder.abortReason != nil }
+        board.drain(stopped: stopped)
     }
 }

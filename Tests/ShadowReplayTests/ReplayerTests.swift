@@ -209,6 +209,26 @@ import Testing
         }
     }
 
+    /// A closed loop takes its next request as a lane frees up: past the duration it takes none,
+    /// however many requests wait on the board for a slow target.
+    @Test func aClosedLoopEndsAtItsDurationEvenAgainstASlowTarget() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/slow/100", count: 400))
+                let config = ReplayConfiguration(
+                    run: "d", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(2),
+                    durationSeconds: 0.5)
+                let start = Date()
+                let outcome = try await replay(db, config)
+                let elapsed = Date().timeIntervalSince(start)
+                #expect(outcome.run.status == "complete")
+                #expect(elapsed < 2, "0.5 s and the answers in flight, not the \(Replayer.closedLoopReady) waiting: \(elapsed) s")
+                let pairs = try storedResults(db, run: "d").count / 2
+                #expect(pairs >= 4 && pairs <= 16, "2 lanes at about 100 ms each for 0.5 s: \(pairs)")
+            }
+        }
+    }
+
     @Test func resumeContinuesWithoutSendingTwice() async throws {
         try await withTemporaryDirectory { dir in
             try await withTestTarget { a in
