@@ -88,7 +88,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "shadowdiff", dependencies: [
-            "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
+            "CShadowSys", "ShadowCore", "ShadowCapture", "ShadowStore", "ShadowTee", "ShadowReplay", "ShadowMetrics", "ShadowDiff",
             "ShadowReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOCore", package: "swift-nio"),

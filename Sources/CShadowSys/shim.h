@@ -1,6 +1,10 @@
 #ifndef CSHADOWSYS_SHIM_H
 #define CSHADOWSYS_SHIM_H
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -39,6 +43,50 @@ static inline int shadow_set_thread_idle(int tid, int idle, int nice) {
     struct sched_param param = {0};
     if (sched_setscheduler(tid, idle ? SCHED_IDLE : SCHED_OTHER, &param) != 0) return -1;
     return idle ? 0 : setpriority(PRIO_PROCESS, (id_t)(tid ? tid : shadow_thread_id()), nice);
+}
+
+/// The pipe `shadow_signal_pipe` hands signals to. A signal handler reaches nothing but
+/// process-wide state, so these two are the process's, made once and kept open.
+static int shadow_signal_read_end = -1;
+static int shadow_signal_write_end = -1;
+
+static void shadow_signal_to_pipe(int number) {
+    int saved = errno;
+    unsigned char byte = (unsigned char)number;
+    (void)!write(shadow_signal_write_end, &byte, 1);
+    errno = saved;
+}
+
+/// Replaces the action of each of `signals` by writing its number (one byte) to a pipe, in effect
+/// when this returns: no signal is lost, however early it comes. Returns the pipe's blocking read
+/// end, or -1 with errno set. Interrupted system calls restart where the kernel allows
+/// (SA_RESTART); the write end never blocks (a full pipe drops the byte, not the process).
+static inline int shadow_signal_pipe(const int *signals, int count) {
+    if (shadow_signal_read_end < 0) {
+        int ends[2];
+        if (pipe2(ends, O_CLOEXEC) != 0) return -1;
+        if (fcntl(ends[1], F_SETFL, O_NONBLOCK) != 0) {
+            close(ends[0]);
+            close(ends[1]);
+            return -1;
+        }
+        shadow_signal_read_end = ends[0];
+        shadow_signal_write_end = ends[1];
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = shadow_signal_to_pipe;
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    for (int i = 0; i < count; i++) {
+        if (sigaction(signals[i], &action, NULL) != 0) return -1;
+    }
+    return shadow_signal_read_end;
+}
+
+/// Writes `byte` to that pipe as a signal would; 0 wakes its reader without being a signal.
+static inline void shadow_signal_pipe_post(unsigned char byte) {
+    (void)!write(shadow_signal_write_end, &byte, 1);
 }
 
 #endif

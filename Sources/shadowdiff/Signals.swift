@@ -1,21 +1,33 @@
+import CShadowSys
 import Foundation
+import ShadowCore
 
-/// Runs `action` once when any of `signals` arrives; the signals' default action is suspended meanwhile.
-final class StopOnSignals {
-    private let sources: [any DispatchSourceSignal]
+/// Runs `action`, on a thread of its own, for each of `signals` that arrives, instead of the
+/// signals' default action. The handlers are in place when `init` returns, so a signal sent the
+/// moment after (a supervisor's SIGTERM right after start-up) is not lost. After `cancel` the
+/// signals are still caught but do nothing. One at a time per process.
+final class StopOnSignals: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
 
     init(signals: [Int32], action: @escaping @Sendable () -> Void) {
-        sources = signals.map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: action)
-            source.resume()
-            return source
+        let readEnd = signals.withUnsafeBufferPointer { shadow_signal_pipe($0.baseAddress, Int32($0.count)) }
+        // Without a pipe the signals keep their default action: they still end the process.
+        guard readEnd >= 0 else { return }
+        Thread.startNamed("sd-signals") { [self] in
+            var byte: UInt8 = 0
+            while true {
+                let n = read(readEnd, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                if n != 1 || byte == 0 { return }
+                if !lock.withLock({ cancelled }) { action() }
+            }
         }
     }
 
     func cancel() {
-        for source in sources { source.cancel() }
+        lock.withLock { cancelled = true }
+        shadow_signal_pipe_post(0)
     }
 }
 

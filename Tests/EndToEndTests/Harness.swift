@@ -42,6 +42,22 @@ enum Harness {
         return process
     }
 
+    /// Starts `process` (its stdout discarded) and reads its stderr until `banner` appears or the
+    /// stream ends; returns what it read. The caller acts the moment the banner is out.
+    static func start(_ process: Process, untilStderrContains banner: String) throws -> String {
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        var read = Data()
+        while !String(decoding: read, as: UTF8.self).contains(banner) {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            read += chunk
+        }
+        return String(decoding: read, as: UTF8.self)
+    }
+
     /// Runs an executable to completion, at most `timeout` seconds; `whileRunning` is called with
     /// its pid every 10 ms until it exits.
     static func run(

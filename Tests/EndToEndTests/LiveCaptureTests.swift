@@ -14,16 +14,7 @@ import Testing
             defer { bidder.stop() }
             let pcap = dir + "/live.pcap"
             let capture = Harness.process(tcpdumpPath, ["-i", "lo", "--immediate-mode", "-U", "-n", "-w", pcap, "tcp port \(bidder.port)"])
-            let err = Pipe()
-            capture.standardError = err
-            capture.standardOutput = FileHandle.nullDevice
-            try capture.run()
-            var banner = Data()
-            while !String(decoding: banner, as: UTF8.self).contains("listening on") {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                banner += chunk
-            }
+            _ = try Harness.start(capture, untilStderrContains: "listening on")
             // Three keep-alive connections, each posting every request once.
             var sent = 0
             for _ in 0..<3 {
