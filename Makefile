@@ -26,12 +26,14 @@ demo: build
 
 # The replayer's timing tests and the verdict honesty tests (A/A false alarms, detection power)
 # run on their own first: in the parallel run, tests that wait on child processes hold the 2
-# cooperative threads and load the cores, which stretches measured times and latencies.
+# cooperative threads and load the cores, which stretches measured times and latencies. The
+# signal tests run alone too: they load every core on purpose, which would stretch the others.
 test: deps browser
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter ReplayerTests
 	$(SWIFT) test --skip-build --filter VerdictHonestyTests
-	$(SWIFT) test --skip-build --skip ReplayerTests --skip VerdictHonestyTests
+	$(SWIFT) test --skip-build --filter SignalTests
+	$(SWIFT) test --skip-build --skip ReplayerTests --skip VerdictHonestyTests --skip SignalTests
 	$(MAKE) --no-print-directory report-check
 
 # Fuzzes every parser of untrusted bytes with libFuzzer and AddressSanitizer (scripts/fuzz.sh):
