@@ -3,10 +3,11 @@ import Foundation
 /// Hands items to idle lanes, and holds (a bounded number of) items no lane was free for.
 ///
 /// Contract: `dispatch` (the dispatcher thread) gives an item to an idle lane at once, else queues
-/// it, waiting while `capacity` items are queued (backpressure: nothing grows without bound
-/// however slow a target is) unless the run is stopped. `laneFinished` (a lane, on its loop) returns the lane's next item,
-/// or records it as idle. `drain` waits until every lane is idle and nothing is queued, and drops
-/// what no lane has taken yet once the run is stopped.
+/// it, waiting while the board is full (backpressure: nothing grows without bound however slow a
+/// target is) unless the run is stopped. The board is full at `capacity` items, or past `minimum`
+/// items once their requests hold `byteCapacity` bytes. `laneFinished` (a lane, on its loop)
+/// returns the lane's next item, or records it as idle. `drain` waits until every lane is idle and
+/// nothing is queued, and drops what no lane has taken yet once the run is stopped.
 final class LaneBoard: @unchecked Sendable {
     private let condition = NSCondition()
     private var idle: [Lane] = []
@@ -14,12 +15,17 @@ final class LaneBoard: @unchecked Sendable {
     /// Queued items from `readyHead` on; taken ones are nil until the array is compacted.
     private var ready: [ReplayItem?] = []
     private var readyHead = 0
-    /// Items queued before `dispatch` waits.
+    private var queuedBytes = 0
+    /// Items queued at most.
     let capacity: Int
+    private let minimum: Int
+    private let byteCapacity: Int
     private var dispatcherWaiting = false
 
-    init(capacity: Int) {
+    init(capacity: Int, minimum: Int? = nil, byteCapacity: Int = 8 << 20) {
         self.capacity = max(1, capacity)
+        self.minimum = min(self.capacity, max(1, minimum ?? capacity))
+        self.byteCapacity = byteCapacity
     }
 
     func add(_ lanes: [Lane]) {
@@ -45,11 +51,12 @@ final class LaneBoard: @unchecked Sendable {
                 return true
             }
             if item.dueNs != nil { item.waited = true }
-            if queued < capacity {
+            if queued < minimum || (queued < capacity && queuedBytes < byteCapacity) {
                 if readyHead > 1024 && readyHead * 2 > ready.count {
                     ready.removeFirst(readyHead)
                     readyHead = 0
                 }
+                queuedBytes += Self.bytes(of: item)
                 ready.append(item)
                 condition.unlock()
                 return true
@@ -70,6 +77,7 @@ final class LaneBoard: @unchecked Sendable {
         if queued > 0 {
             let item = ready[readyHead].take()
             readyHead += 1
+            queuedBytes -= item.map(Self.bytes(of:)) ?? 0
             if dispatcherWaiting && queued <= capacity / 2 {
                 dispatcherWaiting = false
                 condition.broadcast()
@@ -93,11 +101,16 @@ final class LaneBoard: @unchecked Sendable {
             if queued > 0 && stopped() {
                 ready.removeAll()
                 readyHead = 0
+                queuedBytes = 0
                 continue
             }
             dispatcherWaiting = true
             _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
         }
+    }
+
+    private static func bytes(of item: ReplayItem) -> Int {
+        item.requests.reduce(0) { $0 + $1.readableBytes }
     }
 
     /// Lanes carrying a request now.

@@ -40,10 +40,11 @@ public struct Replayer: Sendable {
     /// Records the store may fall behind before the dispatcher waits (tests make it small).
     let storeBacklog: Int?
 
-    /// Requests a closed loop keeps ready on the board (at least one per lane): a lane that
-    /// finishes takes its next one at once instead of going idle until the dispatcher thread
-    /// wakes and hands one over across threads. With one per lane, lanes ran dry about 11,000
-    /// times in a 6 s run against nginx; with 256, a few hundred times (bench/RESULTS.md).
+    /// Requests a closed loop keeps ready on the board (at least one per lane; beyond that, only
+    /// while they hold under the board's byte limit): a lane that finishes takes its next one at
+    /// once instead of going idle until the dispatcher thread wakes and hands one over across
+    /// threads. With one per lane, lanes ran dry about 11,000 times in a 6 s run against nginx;
+    /// with 256, a few hundred times (bench/RESULTS.md).
     static let closedLoopReady = 256
 
     public init(database: ShadowDatabase, configuration: ReplayConfiguration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
@@ -96,7 +97,7 @@ public struct Replayer: Sendable {
         let storedBefore = try resuming.map { try database.replayedCount(runID: $0.id) } ?? 0
         let addresses = try config.targets.map(address(of:))
         let lanes = max(1, config.connections)
-        let board = LaneBoard(capacity: config.timing.isOpenLoop ? lanes : max(lanes, Self.closedLoopReady))
+        let board = LaneBoard(capacity: config.timing.isOpenLoop ? lanes : max(lanes, Self.closedLoopReady), minimum: lanes)
         let recorder = ResultRecorder(
             database: database, runID: run.id, targets: config.targets, maxFailures: config.maxFailures,
             backlog: storeBacklog ?? max(4096, lanes * 4), lanes: lanes, boardCapacity: board.capacity, observer: observer)
