@@ -56,7 +56,7 @@ final class LaneBoard: @unchecked Sendable {
                     ready.removeFirst(readyHead)
                     readyHead = 0
                 }
-                queuedBytes += Self.bytes(of: item)
+                queuedBytes += item.requestBytes
                 ready.append(item)
                 condition.unlock()
                 return true
@@ -77,7 +77,7 @@ final class LaneBoard: @unchecked Sendable {
         if queued > 0 {
             let item = ready[readyHead].take()
             readyHead += 1
-            queuedBytes -= item.map(Self.bytes(of:)) ?? 0
+            queuedBytes -= item?.requestBytes ?? 0
             if dispatcherWaiting && queued <= capacity / 2 {
                 dispatcherWaiting = false
                 condition.broadcast()
@@ -107,10 +107,6 @@ final class LaneBoard: @unchecked Sendable {
             dispatcherWaiting = true
             _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
         }
-    }
-
-    private static func bytes(of item: ReplayItem) -> Int {
-        item.requests.reduce(0) { $0 + $1.readableBytes }
     }
 
     /// Lanes carrying a request now.

@@ -20,6 +20,9 @@ struct ReplayItem: Sendable {
     var warmup = false
     /// Whether it had to wait for a free lane or for the store (sent late by backpressure).
     var waited = false
+
+    /// The encoded requests' bytes, every side together: what holding the item costs.
+    var requestBytes: Int { requests.reduce(0) { $0 + $1.readableBytes } }
 }
 
 /// What one side answered to one request, with monotonic timestamps.

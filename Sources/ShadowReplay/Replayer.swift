@@ -226,7 +226,7 @@ final class Dispatcher: @unchecked Sendable {
         var pass = 0
         var sent = 0
         while let next = feed.queue.pop() {
-            if stop.isRaised || recorder.abortReason != nil { break }
+            if stopped() { break }
             var item = next
             let now = MonotonicClock.now()
             if let durationNs, now - started >= durationNs { break }

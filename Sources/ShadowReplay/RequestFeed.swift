@@ -88,7 +88,7 @@ final class RequestFeed: @unchecked Sendable {
             selected += 1
             let item = item(for: stored)
             if cache != nil {
-                cachedBytes += item.requests.reduce(0) { $0 + $1.readableBytes }
+                cachedBytes += item.requestBytes
                 if cachedBytes <= passCacheBytes { cache?.append(item) } else { cache = nil }
             }
             return try feed(item, pass: 0)

@@ -17,6 +17,13 @@ import Testing
         try await Replayer(database: db, configuration: configuration).run(stop: stop, observer: observer)
     }
 
+    /// `replay`, and the seconds it took.
+    private func timedReplay(_ db: ShadowDatabase, _ configuration: ReplayConfiguration) async throws -> (ReplayOutcome, TimeInterval) {
+        let start = Date()
+        let outcome = try await replay(db, configuration)
+        return (outcome, Date().timeIntervalSince(start))
+    }
+
     @Test func closedLoopSendsEveryRequestToBothSidesOverKeepAlive() async throws {
         try await withTemporaryDirectory { dir in
             try await withTestTarget { a in
@@ -47,9 +54,7 @@ import Testing
                     let config = ReplayConfiguration(
                         run: "r", baseline: try target(.baseline, a), candidate: try target(.candidate, b), timing: .rate(400),
                         connections: 8)
-                    let start = Date()
-                    let outcome = try await replay(db, config)
-                    let elapsed = Date().timeIntervalSince(start)
+                    let (outcome, elapsed) = try await timedReplay(db, config)
                     #expect(elapsed > 0.45 && elapsed < 3, "200 requests at 400/s take about 0.5 s")
                     let rows = try storedResults(db, run: "r").filter { $0.side == "baseline" }
                     #expect(rows.map(\.scheduledNs) == (0..<200).map { Int64($0) * 2_500_000 })
@@ -218,9 +223,7 @@ import Testing
                 let config = ReplayConfiguration(
                     run: "d", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(2),
                     durationSeconds: 0.5)
-                let start = Date()
-                let outcome = try await replay(db, config)
-                let elapsed = Date().timeIntervalSince(start)
+                let (outcome, elapsed) = try await timedReplay(db, config)
                 #expect(outcome.run.status == "complete")
                 #expect(elapsed < 2, "0.5 s and the answers in flight, not the \(Replayer.closedLoopReady) waiting: \(elapsed) s")
                 let pairs = try storedResults(db, run: "d").count / 2
