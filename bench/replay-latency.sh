@@ -12,7 +12,9 @@
 # and send_lag_ns (how late the replayer sent, as is). Beside it, wrk --latency with the same 64
 # connections against one fixture, and each fixture's own `--timing-report` (how long after the
 # 2 ms it wrote its answers), which separates the target's share of the excess from the
-# replayer's. Goal: latency_ns p50 <= +100 µs, p99 <= +300 µs over 2.000 ms.
+# replayer's. And bench/probes/paced-floor.c, a minimal C open-loop client at the same rate and
+# connections on two fresh fixtures: what any replayer can measure on this machine.
+# Goal: latency_ns p50 <= +100 µs, p99 <= +300 µs over 2.000 ms.
 #
 # Usage: bash bench/replay-latency.sh [seconds of load, default 10]
 #        REPLAY_FLAGS="..." adds flags to the replay (e.g. --no-hold-cpu-latency).
@@ -23,13 +25,14 @@ RATE=2000
 CONNS=64
 DELAY_US=2000
 . bench/lib/setup.sh
-require wrk=wrk sqlite3=sqlite3 bc=bc
+require wrk=wrk sqlite3=sqlite3 bc=bc cc=gcc
 build_shadowdiff
 swift build -c release --product fixture-bidder >/dev/null
 . bench/lib/replay.sh
 work=$(mktemp -d /tmp/shadowdiff-replay-lat.XXXXXX)
 trap stop_all EXIT
 sample_db "$work/sample.db"
+cc -O2 -o "$work/paced-floor" bench/probes/paced-floor.c
 exchanges=$(sqlite3 "$work/sample.db" "SELECT count(*) FROM exchanges")
 
 start_fixture "$work/fixture-baseline" --build baseline --delay-us "$DELAY_US" --timing-report
@@ -45,6 +48,18 @@ if ! "$bin/shadowdiff" replay "${replay_args[@]}" >"$work/replay.out" 2>"$work/r
     echo "shadowdiff replay failed:" >&2; cat "$work/replay.out" "$work/replay.err" >&2; exit 1
 fi
 kill -TERM "$base_pid" "$cand_pid"; wait "$base_pid" "$cand_pid" || true
+
+# The floor of any open-loop client here, on two fresh fixtures: bench/probes/paced-floor.c sends
+# the same rate over the same connections, one C thread that sleeps in epoll and spins the last
+# 100 µs (as the replay's loops do), and keeps nothing but the timings.
+start_fixture "$work/fixture-floor-baseline" --build baseline --delay-us "$DELAY_US"
+floor_base_pid=$FIXTURE_PID; floor_base_port=$FIXTURE_PORT
+start_fixture "$work/fixture-floor-candidate" --build candidate --slow-ms 0 --delay-us "$DELAY_US"
+floor_cand_pid=$FIXTURE_PID; floor_cand_port=$FIXTURE_PORT
+floor_cmd=(paced-floor -r "$RATE" -c "$CONNS" -d "$SECS" -w 0 -o "$DELAY_US" -f fixtures/requests/01-banner-300x250-site.json)
+python3 bench/lib/hold-cpu-latency.py "$work/paced-floor" -a "$floor_base_port" -b "$floor_cand_port" "${floor_cmd[@]:1}" \
+    >"$work/floor.txt"
+kill -TERM "$floor_base_pid" "$floor_cand_pid"; wait "$floor_base_pid" "$floor_cand_pid" || true
 
 # wrk on a fresh fixture, so its --timing-report counts wrk's requests alone.
 start_fixture "$work/fixture-wrk" --build baseline --delay-us "$DELAY_US" --timing-report
@@ -87,6 +102,12 @@ echo "|---|---|---|---|---|---|---|---|"
 for side in baseline candidate; do row "replay latency_ns (intended send → last byte)" $side latency_ns "$OFFSET_NS"; done
 for side in baseline candidate; do row "replay service_ns (write → last byte)" $side service_ns "$OFFSET_NS"; done
 for side in baseline candidate; do row "replay send_lag_ns (as is)" $side send_lag_ns 0; done
+floor_row() {  # floor_row SIDE MEASURE: paced-floor's figures for one side as a row
+    awk -v side="$1" -v m="$2" -v secs="$SECS" '$1 == side && $2 == m {
+        printf "| paced-floor (C, one thread) %s | %s | %s | %s | %s | %s | %s | %s |\n", m, side, $3, int($3 / secs), $4, $5, $6, $7 }' "$work/floor.txt"
+}
+for side in baseline candidate; do floor_row $side latency; done
+for side in baseline candidate; do floor_row $side service; done
 printf "| wrk --latency -c%s, closed loop | one fixture | %s | %s | %s | %s | — | %s |\n" "$CONNS" \
     "$(thousands "$(awk '/requests in/ {print $1}' "$work/wrk.txt")")" \
     "$(thousands "$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")")" \
@@ -111,5 +132,6 @@ wrk_rate=$(awk '/Requests\/sec/ {print $2}' "$work/wrk.txt")
 echo "- wrk ran at $(thousands "$wrk_rate") req/s, $(printf %.1f "$(echo "$wrk_rate / $RATE" | bc -l)")× the replay's $RATE per side: its figures include"
 echo "  what that load does to the fixture (its \"wrk's\" --timing-report row)."
 echo "- replay: \`shadowdiff replay --db DB --baseline http://127.0.0.1:$base_port --candidate http://127.0.0.1:$cand_port --run latency --rate $RATE --duration $SECS --loop --connections $CONNS\`"
+echo "- paced-floor: \`${floor_cmd[*]} -a PORT -b PORT\` (bench/probes/paced-floor.c) on two fresh fixtures, under the same hold; send lag p50 / p99 µs: $(awk '/^send_lag/ {print $2 " / " $3}' "$work/floor.txt"), sent late: $(awk '/^late/ {print $2}' "$work/floor.txt")"
 echo "- wrk: \`wrk -t1 -c$CONNS -d${SECS}s --latency -s bench/lib/openrtb-post.lua http://127.0.0.1:$wrk_port/openrtb2/auction\`"
 echo "- targets: \`fixture-bidder --build baseline --delay-us $DELAY_US --timing-report\`, \`fixture-bidder --build candidate --slow-ms 0 --delay-us $DELAY_US --timing-report\`"

@@ -11,6 +11,13 @@
 #       counts both sides: answered `results` rows (warm-up rows left out) / SECONDS.
 #       REQUESTS=sample replays the committed capture captures/sample.pcap instead (104 exchanges,
 #       bodies of 1,170 bytes on average against wrk's 761), as the figures before 2026-11-24 did.
+#   (c), (d) the floor of any lockstep replay here: bench/probes/lockstep-floor.c (C, epoll, two
+#       threads, CONNS lanes each holding one connection per nginx, the next request sent when both
+#       sides answered, responses framed by Content-Length and nothing else) posting the same body;
+#       (c) stores nothing, (d) stores every answer the replayer's way (a `results` and a
+#       `result_bodies` row per side, prepared statements, 128 rows per transaction on a store
+#       thread) in a fresh copy of the same database. They separate what the goal's conditions
+#       cost on this machine (lockstep, storing every answer in SQLite) from what shadowdiff adds.
 # Elapsed time is the configured SECONDS for both (wrk reports over its -d; the replay's start-up
 # before its first request and its shutdown are left out the same way); the replay's wall time is
 # shown beside it. CPU is the load generator's user+sys (GNU time) per 1,000 requests, its whole
@@ -26,12 +33,13 @@ SECS=${1:-10}
 ROUNDS=${2:-3}
 CONNS=${3:-32}
 . bench/lib/setup.sh
-require wrk=wrk nginx=nginx-light sqlite3=sqlite3 /usr/bin/time=time bc=bc pgrep=procps curl=curl
+require wrk=wrk nginx=nginx-light sqlite3=sqlite3 /usr/bin/time=time bc=bc pgrep=procps curl=curl cc=gcc
 build_shadowdiff
 . bench/lib/nginx.sh
 . bench/lib/replay.sh
 work=$(mktemp -d /tmp/shadowdiff-replay-tp.XXXXXX)
 trap stop_all EXIT
+cc -O2 -pthread -o "$work/lockstep-floor" bench/probes/lockstep-floor.c -lsqlite3
 start_target_nginx "$work"
 if [ "${REQUESTS:-wrk}" = sample ]; then
     sample_db "$work/requests.db"
@@ -96,17 +104,37 @@ run_replay() {  # run_replay ROUND -> "req/s cpu_s_per_1000 wall_s nginx_us_per_
     echo "$(echo "$rows / $SECS" | bc -l) $(echo "($u + $s) * 1000 / $all" | bc -l) $w $(cpu_between "$before" "$after" "$all")"
 }
 
+probe_cmd="lockstep-floor -t 2 -c $CONNS -d $SECS -a PORT_A -b PORT_B -f fixtures/requests/01-banner-300x250-site.json"
+run_probe() {  # run_probe [-s] -> "req/s cpu_s_per_1000 wall_s nginx_us_per_req idle_percent"
+    local db=() before after r
+    if [ "${1:-}" = -s ]; then copy_db "$work/requests.db" "$work/probe.db"; db=(-s "$work/probe.db"); fi
+    before=$(cpu_snapshot)
+    r=$("$work/lockstep-floor" -t 2 -c "$CONNS" -d "$SECS" -a "$port_a" -b "$port_b" \
+        -f fixtures/requests/01-banner-300x250-site.json "${db[@]}")
+    after=$(cpu_snapshot)
+    read -r answered elapsed errors user sys all <<<"$r"
+    [ "$errors" = 0 ] || { echo "lockstep-floor: $errors errors" >&2; exit 1; }
+    echo "$(echo "$answered / $elapsed" | bc -l) $(echo "($user + $sys) * 1000 / $all" | bc -l) $elapsed $(cpu_between "$before" "$after" "$all")"
+}
+
 declare -A rate cpu wall server idle
 for round in $(seq "$ROUNDS"); do
-    run_wrk >"$work/round"  # not in a subshell: its jobs stay the script's, and its exit ends the script
-    read -r r c w n i <"$work/round"
-    rate[a]+="$r "; cpu[a]+="$c "; wall[a]+="$w "; server[a]+="$n "; idle[a]+="$i "
-    run_replay "$round" >"$work/round"
-    read -r r c w n i <"$work/round"
-    rate[b]+="$r "; cpu[b]+="$c "; wall[b]+="$w "; server[b]+="$n "; idle[b]+="$i "
-    printf "round %s: (a) %.0f req/s, %.4f CPU s/1,000   (b) %.0f req/s, %.4f CPU s/1,000\n" "$round" \
-        "$(echo "${rate[a]}" | awk '{print $NF}')" "$(echo "${cpu[a]}" | awk '{print $NF}')" \
-        "$(echo "${rate[b]}" | awk '{print $NF}')" "$(echo "${cpu[b]}" | awk '{print $NF}')" >&2
+    for gen in a c d b; do
+        case $gen in
+            a) run_wrk ;;  # not in a subshell: its jobs stay the script's, and its exit ends the script
+            b) run_replay "$round" ;;
+            c) run_probe ;;
+            d) run_probe -s ;;
+        esac >"$work/round"
+        read -r r c w n i <"$work/round"
+        rate[$gen]+="$r "; cpu[$gen]+="$c "; wall[$gen]+="$w "; server[$gen]+="$n "; idle[$gen]+="$i "
+    done
+    printf "round %s:" "$round" >&2
+    for gen in a b c d; do
+        printf " (%s) %.0f req/s, %.4f CPU s/1,000 " "$gen" "$(echo "${rate[$gen]}" | awk '{print $NF}')" \
+            "$(echo "${cpu[$gen]}" | awk '{print $NF}')" >&2
+    done
+    echo >&2
 done
 
 ra=$(median "${rate[a]}"); rb=$(median "${rate[b]}")
@@ -120,8 +148,16 @@ printf "| (a) 2 × wrk -t1, one per nginx | 2 × %s | %s | %.4f | %.1f | %.1f | 
     "$(median "${cpu[a]}")" "$(median "${wall[a]}")" "$(median "${server[a]}")" "$(median "${idle[a]}")"
 printf "| (b) shadowdiff replay --concurrency %s --loop | 2 × %s | %s | %.4f | %.1f | %.1f | %.0f%% |\n" "$CONNS" "$CONNS" \
     "$(thousands "$rb")" "$(median "${cpu[b]}")" "$(median "${wall[b]}")" "$(median "${server[b]}")" "$(median "${idle[b]}")"
+for gen in c d; do
+    [ $gen = c ] && label="(c) lockstep floor, nothing stored" || label="(d) lockstep floor, every answer stored"
+    printf "| %s | 2 × %s | %s | %.4f | %.1f | %.1f | %.0f%% |\n" "$label" "$CONNS" "$(thousands "$(median "${rate[$gen]}")")" \
+        "$(median "${cpu[$gen]}")" "$(median "${wall[$gen]}")" "$(median "${server[$gen]}")" "$(median "${idle[$gen]}")"
+done
 echo
-printf "**(b)/(a) throughput: %.2fx** (goal >= 0.8x)\n" "$(echo "$rb / $ra" | bc -l)"
+printf "**(b)/(a) throughput: %.2fx** (goal >= 0.8x); the floors: (c)/(a) %.2fx, (d)/(a) %.2fx; (b)/(d) %.2fx\n" \
+    "$(echo "$rb / $ra" | bc -l)" "$(echo "$(median "${rate[c]}") / $ra" | bc -l)" \
+    "$(echo "$(median "${rate[d]}") / $ra" | bc -l)" "$(echo "$rb / $(median "${rate[d]}")" | bc -l)"
 echo
 echo "- (a): \`$wrk_cmd\` (PORT $port_a and $port_b, at once)"
 echo "- (b): \`$replay_cmd\` (DB: a fresh copy of the $exchanges $requests_are per round)"
+echo "- (c), (d): \`$probe_cmd\` (bench/probes/lockstep-floor.c), (d) with \`-s DB\` (a fresh copy as for (b))"

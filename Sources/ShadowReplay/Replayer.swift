@@ -77,7 +77,8 @@ public struct Replayer: Sendable {
     }
 
     /// Replays into a new run, or continues the run `resuming` (skipping what it already holds).
-    /// `onProgress` is called every `progressInterval` seconds, and once at the end.
+    /// `onProgress` is called every `progressInterval` seconds with the counts and each side's
+    /// latency p99 so far, and once at the end with every figure.
     public func run(
         resuming: RunInfo? = nil, stop: StopFlag = StopFlag(), observer: (any ReplayObserver)? = nil,
         progressInterval: Double = 1, onProgress: @escaping @Sendable (ReplayProgress) -> Void = { _ in }
@@ -112,8 +113,9 @@ public struct Replayer: Sendable {
         feed.start(yielding: config.timing.isOpenLoop)
         let started = MonotonicClock.now()
         let dispatcher = Dispatcher(configuration: config, feed: feed, board: board, recorder: recorder, stop: stop, started: started)
-        let progress: @Sendable () -> ReplayProgress = {
-            var progress = recorder.progress(total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds)
+        let progress: @Sendable (_ detailed: Bool) -> ReplayProgress = { detailed in
+            var progress = recorder.progress(
+                total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds, detailed: detailed)
             progress.inFlight = board.busy
             progress.committed = storedBefore + progress.done
             return progress
@@ -122,7 +124,7 @@ public struct Replayer: Sendable {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(progressInterval))
-                    if !Task.isCancelled { onProgress(progress()) }
+                    if !Task.isCancelled { onProgress(progress(false)) }
                 }
             }
             await dispatcher.run()
@@ -148,7 +150,7 @@ public struct Replayer: Sendable {
             try? database.finishRun(id: run.id, counters: run.counters, status: "failed")
             throw recorder.abortReason ?? error
         }
-        let final = progress()
+        let final = progress(true)
         onProgress(final)
         if let failure = feed.failure {
             try database.finishRun(id: run.id, counters: counters, status: "failed")

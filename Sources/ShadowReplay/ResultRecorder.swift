@@ -73,10 +73,10 @@ final class ResultRecorder: @unchecked Sendable {
     private var lag = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
     private var counters = Counters()
     private var failure: (any Error)?
-    private(set) var abortReason: ShadowError? {
-        get { lock.withLock { abort } }
-        set { lock.withLock { abort = newValue } }
-    }
+    /// Why the run must end, if it must. Behind a lock of its own: the dispatcher reads it before
+    /// every hand-over and must not wait while `lock` is held to compute the figures.
+    var abortReason: ShadowError? { abortLock.withLock { abort } }
+    private let abortLock = NSLock()
     private var abort: ShadowError?
     private var thread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
@@ -151,18 +151,23 @@ final class ResultRecorder: @unchecked Sendable {
         }
     }
 
-    func progress(total: Int64?, elapsedNs: UInt64, durationSeconds: Double?) -> ReplayProgress {
-        lock.withLock {
-            ReplayProgress(
-                done: done, total: total, elapsedNs: elapsedNs, durationSeconds: durationSeconds,
-                sides: stats.map { side in
-                    var figures = side.figures
-                    figures.latency = Self.figures(side.latency)
-                    figures.service = Self.figures(side.service)
-                    return figures
-                },
-                late: late, lag: Self.figures(lag))
-        }
+    /// Where the run stands. Without `detailed`, the only percentile is each side's latency p99
+    /// (what the progress line shows): each percentile is a linear scan of a histogram, and the
+    /// full set takes milliseconds. They are computed from a snapshot, outside the lock the
+    /// recorder stores under, so storing never waits for them.
+    func progress(total: Int64?, elapsedNs: UInt64, durationSeconds: Double?, detailed: Bool = true) -> ReplayProgress {
+        lock.lock()
+        let done = self.done, late = self.late, stats = self.stats, lag = self.lag
+        lock.unlock()
+        return ReplayProgress(
+            done: done, total: total, elapsedNs: elapsedNs, durationSeconds: durationSeconds,
+            sides: stats.map { side in
+                var figures = side.figures
+                figures.latency = detailed ? Self.figures(side.latency) : Self.p99(side.latency)
+                figures.service = detailed ? Self.figures(side.service) : LatencyFigures(count: side.service.totalCount)
+                return figures
+            },
+            late: late, lag: detailed ? Self.figures(lag) : LatencyFigures(count: lag.totalCount))
     }
 
     private func run() {
@@ -183,7 +188,7 @@ final class ResultRecorder: @unchecked Sendable {
                     failure = failure ?? error
                     counters.add("result_store_failed", Int64(batch.count))
                 }
-                abortReason = abortReason ?? .io(path: database.path, detail: "cannot store replay results: \(error)")
+                raiseAbort(.io(path: database.path, detail: "cannot store replay results: \(error)"))
                 continue
             }
             account(batch, rows: rows)
@@ -227,9 +232,9 @@ final class ResultRecorder: @unchecked Sendable {
                 // In place: a copy of the stats would copy their histograms on every record.
                 if let error = row.error {
                     stats[index].failuresInARow += 1
-                    if stats[index].failuresInARow >= maxFailures && abort == nil {
-                        abort = .targetDown(
-                            url: targets[index].url, failures: stats[index].failuresInARow, detail: row.errorMessage ?? error.rawValue)
+                    if stats[index].failuresInARow == maxFailures {
+                        raiseAbort(.targetDown(
+                            url: targets[index].url, failures: maxFailures, detail: row.errorMessage ?? error.rawValue))
                     }
                 } else {
                     stats[index].failuresInARow = 0
@@ -249,6 +254,15 @@ final class ResultRecorder: @unchecked Sendable {
                 observer?.recorded(side: row.side, status: row.status, error: row.error, latencyNs: row.latencyNs, serviceNs: row.serviceNs)
             }
         }
+    }
+
+    /// Sets `abortReason` unless it is set: the first reason stands.
+    private func raiseAbort(_ reason: ShadowError) {
+        abortLock.withLock { abort = abort ?? reason }
+    }
+
+    private static func p99(_ h: Histogram<UInt64>) -> LatencyFigures {
+        LatencyFigures(count: h.totalCount, p99: h.totalCount > 0 ? h.valueAtPercentile(99) : nil)
     }
 
     private static func figures(_ h: Histogram<UInt64>) -> LatencyFigures {
