@@ -273,6 +273,33 @@ import Testing
         }
     }
 
+    @Test func progressCallsCarryEachSidesP99AndTheLastOneEveryFigure() async throws {
+        final class Calls: @unchecked Sendable {
+            let lock = NSLock()
+            var all: [ReplayProgress] = []
+        }
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 60))
+                let config = ReplayConfiguration(
+                    run: "p", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .rate(100),
+                    connections: 2)
+                let calls = Calls()
+                _ = try await Replayer(database: db, configuration: config).run(progressInterval: 0.05) { progress in
+                    calls.lock.withLock { calls.all.append(progress) }
+                }
+                let all = calls.lock.withLock { calls.all }
+                let periodic = all.dropLast().filter { $0.sides[0].latency.count > 0 }
+                #expect(periodic.count >= 3, "0.6 s of replay, a call every 0.05 s")
+                #expect(periodic.allSatisfy { p in p.sides.allSatisfy { $0.latency.p99 != nil && $0.latency.p50 == nil && $0.service.p99 == nil } })
+                let last = try #require(all.last)
+                #expect(last.done == 60)
+                #expect(last.sides.allSatisfy { $0.latency.p50 != nil && $0.latency.max != nil && $0.service.p99 != nil })
+                #expect(last.lag.p50 != nil)
+            }
+        }
+    }
+
     @Test func aLoopSendsLaterPassesFromTheFirstPassEncodingAsTheStoreWould() async throws {
         try await withTemporaryDirectory { dir in
             let db = try makeCapture(dir, paths: (0..<7).map { "/p/\($0)?q=\($0)" })
