@@ -112,8 +112,7 @@ run_probe() {  # run_probe [-s] -> "req/s cpu_s_per_1000 wall_s nginx_us_per_req
     r=$("$work/lockstep-floor" -t 2 -c "$CONNS" -d "$SECS" -a "$port_a" -b "$port_b" \
         -f fixtures/requests/01-banner-300x250-site.json "${db[@]}")
     after=$(cpu_snapshot)
-    read -r answered elapsed errors user sys all <<<"$r"
-    [ "$errors" = 0 ] || { echo "lockstep-floor: $errors errors" >&2; exit 1; }
+    read -r answered elapsed user sys all <<<"$r"
     echo "$(echo "$answered / $elapsed" | bc -l) $(echo "($user + $sys) * 1000 / $all" | bc -l) $elapsed $(cpu_between "$before" "$after" "$all")"
 }
 
