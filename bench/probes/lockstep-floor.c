@@ -1,5 +1,5 @@
 // lockstep-floor: the least a lockstep replay can cost on this machine, as a yardstick for
-// `shadowdiff replay --concurrency`. Not part of shadowdiff; bench/replay-floor.sh builds and runs it.
+// `shadowdiff replay --concurrency`. Not part of shadowdiff; bench/replay-throughput.sh builds and runs it.
 //
 // Each of LANES lanes holds one keep-alive connection to each of two HTTP servers, sends the same
 // POST to both, and sends the next only when both have answered: the "same instant, identical load"
@@ -7,31 +7,21 @@
 // sockets, one read and one write per side-request; responses framed by Content-Length only.
 // With -s DB it also stores every answer the way the replayer does (one `results` and one
 // `result_bodies` row per side, prepared statements, batches of 128 rows per transaction on a
-// store thread that holds the loops back once 16 batches wait, as the replayer's recorder does), into an existing shadowdiff database whose `exchanges` it cycles through.
+// store thread that holds the loops back once 16 batches wait, as the replayer's recorder does),
+// into an existing shadowdiff database whose `exchanges` it cycles through.
 //
 // Usage: lockstep-floor -a PORT -b PORT -c LANES -d SECONDS -f BODY_FILE [-t THREADS] [-s DB]
 // Prints: "<requests answered in SECONDS, both sides> <seconds> <user s> <sys s> <requests answered in all>".
 // Any failed connect, write or read ends it with exit code 2 and a message.
-#define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include "probe.h"
+
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
-enum { BUF = 65536, BATCH = 128 };
+enum { BATCH = 128 };
 
 typedef struct {
     int64_t pass, exchange, status, first_byte_ns, latency_ns, bytes;
@@ -50,9 +40,8 @@ typedef struct Batch {
 
 typedef struct {
     int fd;
-    size_t have, head_len, total;
     int64_t first_byte_ns;
-    char buf[BUF];
+    Response response;
 } Side;
 
 typedef struct {
@@ -74,26 +63,6 @@ static pthread_cond_t queue_ready = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t queue_room = PTHREAD_COND_INITIALIZER;
 static Batch *queue_head, *queue_tail;
 static int queued, store_done;
-
-static int64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(2);
-}
-
-static int connect_to(int p) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(p), .sin_addr.s_addr = htonl(0x7f000001)};
-    if (fd < 0) die("socket");
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0 && errno != EINPROGRESS) die("connect");
-    return fd;
-}
 
 static void push_batch(Batch *b) {
     pthread_mutex_lock(&queue_lock);
@@ -170,46 +139,28 @@ static void send_next(Lane *l) {
     for (int k = 0; k < 2; k++) {
         int s = first ^ k;
         Side *x = &l->side[s];
-        x->have = x->head_len = x->total = 0;
+        response_reset(&x->response);
         if (write(x->fd, request[s], request_len[s]) != (ssize_t)request_len[s]) die("write");
     }
 }
 
-// Frames what arrived on one side; 1 once the whole response is in.
-static int frame(Side *x) {
-    if (!x->head_len) {
-        char *end = memmem(x->buf, x->have, "\r\n\r\n", 4);
-        if (!end) return 0;
-        x->head_len = (size_t)(end - x->buf) + 4;
-        size_t length = 0;
-        for (char *p = x->buf; p < end; p++) {
-            if ((p == x->buf || p[-1] == '\n') && strncasecmp(p, "content-length:", 15) == 0) {
-                length = strtoul(p + 15, NULL, 10);
-                break;
-            }
-        }
-        x->total = x->head_len + length;
-        if (x->total > BUF) { fprintf(stderr, "response over %d bytes\n", BUF); exit(2); }
-    }
-    return x->have >= x->total;
-}
-
 static void record(Lane *l, int s, Batch **batch) {
     Side *x = &l->side[s];
+    Response *got = &x->response;
     Row *r = &(*batch)->rows[(*batch)->n++];
     r->pass = l->seq / exchange_count;
     r->exchange = exchange_ids[l->seq % exchange_count];
     r->side = s;
-    r->status = strtol(x->buf + 9, NULL, 10);
+    r->status = strtol(got->buf + 9, NULL, 10);
     r->first_byte_ns = x->first_byte_ns - l->sent_ns;
     r->latency_ns = now_ns() - l->sent_ns;
-    r->bytes = (int64_t)x->total;
-    r->headers_len = x->head_len;
-    r->headers = malloc(x->head_len);
-    memcpy(r->headers, x->buf, x->head_len);
-    r->body_len = x->total - x->head_len;
+    r->bytes = (int64_t)got->total;
+    r->headers_len = got->head_len;
+    r->headers = malloc(got->head_len);
+    memcpy(r->headers, got->buf, got->head_len);
+    r->body_len = got->total - got->head_len;
     r->body = malloc(r->body_len + 1);
-    memcpy(r->body, x->buf + x->head_len, r->body_len);
+    memcpy(r->body, got->buf + got->head_len, r->body_len);
     if ((*batch)->n == BATCH) {
         push_batch(*batch);
         *batch = calloc(1, sizeof(Batch));
@@ -227,7 +178,6 @@ static void *loop_thread(void *arg) {
             struct epoll_event e = {.events = EPOLLIN, .data.u64 = ((uint64_t)i << 1) | (uint64_t)s};
             if (epoll_ctl(ep, EPOLL_CTL_ADD, ls[i].side[s].fd, &e) < 0) die("epoll_ctl");
         }
-    usleep(20000);  // the connects complete on loopback at once; one pause before the first writes
     for (int i = 0; i < count; i++) send_next(&ls[i]);
     struct epoll_event ev[256];
     while (!atomic_load(&stop)) {
@@ -236,15 +186,10 @@ static void *loop_thread(void *arg) {
             Lane *l = &ls[ev[k].data.u64 >> 1];
             int s = (int)(ev[k].data.u64 & 1);
             Side *x = &l->side[s];
-            ssize_t got = read(x->fd, x->buf + x->have, BUF - x->have);
-            if (got <= 0) {
-                if (got < 0 && errno == EAGAIN) continue;
-                fprintf(stderr, "read: connection closed or failed\n");
-                exit(2);
-            }
-            if (!x->have) x->first_byte_ns = now_ns();
-            x->have += (size_t)got;
-            if (!frame(x)) continue;
+            int first = x->response.have == 0;
+            if (!read_response(x->fd, &x->response)) continue;
+            if (first) x->first_byte_ns = now_ns();
+            if (!response_complete(&x->response)) continue;
             if (db) record(l, s, &batch);
             atomic_fetch_add(&answered, 1);
             if (--l->pending == 0) send_next(l);
@@ -252,15 +197,6 @@ static void *loop_thread(void *arg) {
     }
     if (db && batch->n) push_batch(batch);
     return NULL;
-}
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) die(path);
-    char *data = malloc(1 << 20);
-    *len = fread(data, 1, 1 << 20, f);
-    fclose(f);
-    return data;
 }
 
 int main(int argc, char **argv) {
@@ -281,16 +217,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: lockstep-floor -a PORT -b PORT -c LANES -d SECONDS -f BODY_FILE [-t THREADS] [-s DB]\n");
         return 2;
     }
-    size_t body_len;
-    char *body = read_file(body_file, &body_len);
-    for (int s = 0; s < 2; s++) {
-        request[s] = malloc(body_len + 512);
-        int h = snprintf(request[s], 512,
-            "POST /openrtb2/auction HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-            "Content-Length: %zu\r\n\r\n", port[s], body_len);
-        memcpy(request[s] + h, body, body_len);
-        request_len[s] = (size_t)h + body_len;
-    }
+    for (int s = 0; s < 2; s++) request[s] = make_request(body_file, port[s], &request_len[s]);
     exchange_count = 1;
     pthread_t store;
     if (db_path) {

@@ -11,28 +11,14 @@
 // Usage: paced-floor -a PORT -b PORT -r RATE -c CONNS -d SECONDS -f BODY_FILE [-s SPIN_US] [-w WARMUP]
 //        [-o OFFSET_US]
 // Prints per side and measure: "<side> <measure> <n> <p50> <p99> <p99.9> <max>" in µs minus OFFSET_US,
-// then "send_lag <p50> <p99>" (µs, as is) and "late <requests that found no idle connection pair>".
-#define _GNU_SOURCE
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+// then "send_lag <p50> <p99>" (µs, as is) and "late <requests sent over one period after their due time>".
+#include "probe.h"
 
-enum { BUF = 65536 };
+#include <sys/epoll.h>
 
 typedef struct {
     int fd;
-    size_t have, head_len, total;
-    int busy;
-    char buf[BUF];
+    Response response;
 } Side;
 
 typedef struct {
@@ -40,43 +26,6 @@ typedef struct {
     int64_t due_ns, sent_ns[2];
     int pending, counted;
 } Pair;
-
-static int64_t now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
-
-static void die(const char *what) {
-    perror(what);
-    exit(2);
-}
-
-static int connect_to(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
-    if (fd < 0) die("socket");
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) die("connect");
-    return fd;
-}
-
-static int frame(Side *x) {
-    if (!x->head_len) {
-        char *end = memmem(x->buf, x->have, "\r\n\r\n", 4);
-        if (!end) return 0;
-        x->head_len = (size_t)(end - x->buf) + 4;
-        size_t length = 0;
-        for (char *p = x->buf; p < end; p++)
-            if ((p == x->buf || p[-1] == '\n') && strncasecmp(p, "content-length:", 15) == 0) {
-                length = strtoul(p + 15, NULL, 10);
-                break;
-            }
-        x->total = x->head_len + length;
-        if (x->total > BUF) { fprintf(stderr, "response over %d bytes\n", BUF); exit(2); }
-    }
-    return x->have >= x->total;
-}
 
 static int compare(const void *a, const void *b) {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -113,21 +62,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: paced-floor -a PORT -b PORT -r RATE -c CONNS -d SECONDS -f BODY_FILE [-s SPIN_US] [-w WARMUP] [-o OFFSET_US]\n");
         return 2;
     }
-    FILE *f = fopen(body_file, "rb");
-    if (!f) die(body_file);
-    char body[1 << 16];
-    size_t body_len = fread(body, 1, sizeof body, f);
-    fclose(f);
     char *request[2];
     size_t request_len[2];
-    for (int s = 0; s < 2; s++) {
-        request[s] = malloc(body_len + 512);
-        int h = snprintf(request[s], 512,
-            "POST /openrtb2/auction HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
-            "Content-Length: %zu\r\n\r\n", port[s], body_len);
-        memcpy(request[s] + h, body, body_len);
-        request_len[s] = (size_t)h + body_len;
-    }
+    for (int s = 0; s < 2; s++) request[s] = make_request(body_file, port[s], &request_len[s]);
 
     int ep = epoll_create1(0);
     Pair *pairs = calloc((size_t)conns, sizeof(Pair));
@@ -161,7 +98,7 @@ int main(int argc, char **argv) {
             for (int k = 0; k < 2; k++) {
                 int s = first ^ k;
                 Side *x = &p->side[s];
-                x->have = x->head_len = x->total = 0;
+                response_reset(&x->response);
                 p->sent_ns[s] = now_ns();
                 if (write(x->fd, request[s], request_len[s]) != (ssize_t)request_len[s]) die("write");
             }
@@ -180,10 +117,7 @@ int main(int argc, char **argv) {
             Pair *p = &pairs[ev[k].data.u64 >> 1];
             int s = (int)(ev[k].data.u64 & 1);
             Side *x = &p->side[s];
-            ssize_t r = read(x->fd, x->buf + x->have, BUF - x->have);
-            if (r <= 0) { fprintf(stderr, "read: connection closed or failed\n"); return 2; }
-            x->have += (size_t)r;
-            if (!frame(x)) continue;
+            if (!read_response(x->fd, &x->response) || !response_complete(&x->response)) continue;
             int64_t done = now_ns();
             if (p->counted) {
                 latency[s][n[s]] = done - p->due_ns;
