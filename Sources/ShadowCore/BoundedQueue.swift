@@ -79,7 +79,7 @@ public final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
     public func popAll() -> [Element] {
         condition.lock()
         defer { condition.unlock() }
-        let taken = items[head...].compactMap(\.element)
+        let taken = items[head...].compactMap { $0.element }
         items.removeAll(keepingCapacity: true)
         head = 0
         cost = 0

@@ -170,12 +170,15 @@ final class ResultRecorder: @unchecked Sendable {
             late: late, lag: detailed ? Self.figures(lag) : LatencyFigures(count: lag.totalCount))
     }
 
+    /// Fewer records than this wait 10 ms for more before they are stored: each commit rewrites the
+    /// last pages of both tables' B-trees, so a few large transactions cost far less than many small ones.
+    static let recordsPerCommit = 512
+
     private func run() {
         while true {
-            let batch = queue.popAll()
+            let batch = nextBatch()
             if batch.isEmpty {
                 if queue.isClosedAndEmpty { return }
-                Thread.sleep(forTimeInterval: 0.010)
                 continue
             }
             var rows: [ResultRow] = []
@@ -193,6 +196,16 @@ final class ResultRecorder: @unchecked Sendable {
             }
             account(batch, rows: rows)
         }
+    }
+
+    /// What is queued; when that is under `recordsPerCommit` records, what is queued 10 ms later.
+    private func nextBatch() -> [ReplayRecord] {
+        var batch = queue.popAll()
+        if batch.count < Self.recordsPerCommit && !queue.isClosed {
+            Thread.sleep(forTimeInterval: 0.010)
+            batch += queue.popAll()
+        }
+        return batch
     }
 
     /// One row per side of `record`, in `targets` order.
