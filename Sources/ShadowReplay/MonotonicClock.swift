@@ -23,10 +23,11 @@ public enum Pacer {
         _ = shadow_set_timer_slack(1)
     }
 
-    /// Lowers this thread's scheduling priority (nice 10), so that it yields the CPU to the
-    /// threads that keep the schedule and read responses whenever they wake up.
+    /// Moves this thread to SCHED_IDLE: it runs only when a CPU has nothing else to run, so the
+    /// threads that keep the schedule and read responses never wait for it (at nice 10 the store's
+    /// commits still delayed them: bench/RESULTS.md). Falls back to nice 10 where SCHED_IDLE is refused.
     public static func yieldToOthers() {
-        _ = shadow_set_thread_nice(10)
+        if shadow_set_thread_idle(0, 1, 0) != 0 { _ = shadow_set_thread_nice(10) }
     }
 
     /// Sleeps until `deadline` (returns at once when it has passed), never earlier.
