@@ -19,7 +19,8 @@ struct LaneSettings: Sendable {
 ///
 /// All state is touched on `loop` only; other threads only call `loop.execute { lane.start(item) }`.
 /// A scheduled request handed over before its due time waits for it on the loop (a timer, then a
-/// spin of at most `spinNs`), so the schedule is kept without a cross-thread hop at the due time.
+/// spin of at most `spinNs` within the loop's `SpinBudget`), so the schedule is kept without a
+/// cross-thread hop at the due time.
 /// A request is written to the sides back to back, in the item's order. When every side has
 /// answered or failed, the lane hands the record to the recorder and asks the board for its next
 /// item. A kept-alive connection that the server had closed while idle (reset or closed before any
@@ -28,6 +29,7 @@ struct LaneSettings: Sendable {
 /// result, and a failed connection is replaced for the next request.
 final class Lane: @unchecked Sendable {
     let loop: EventLoop
+    private let spinBudget: SpinBudget
     private let settings: LaneSettings
     private let board: LaneBoard
     private let recorder: ResultRecorder
@@ -38,8 +40,10 @@ final class Lane: @unchecked Sendable {
     private var remaining = 0
     private var starting = false
 
-    init(loop: EventLoop, settings: LaneSettings, board: LaneBoard, recorder: ResultRecorder) {
-        self.loop = loop
+    /// `spinBudget` is shared by the lanes on its loop, which the lane runs on.
+    init(spinBudget: SpinBudget, settings: LaneSettings, board: LaneBoard, recorder: ResultRecorder) {
+        loop = spinBudget.loop
+        self.spinBudget = spinBudget
         self.settings = settings
         self.board = board
         self.recorder = recorder
@@ -61,13 +65,19 @@ final class Lane: @unchecked Sendable {
         if item.waited && now < due { current?.waited = false }
         if due > now + settings.spinNs {
             loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(due - settings.spinNs - now))) { [self] in
-                Pacer.spin(until: due)
-                sendCurrent()
+                send(at: due)
             }
         } else {
-            Pacer.spin(until: due)
-            sendCurrent()
+            send(at: due)
         }
+    }
+
+    /// Sends the current request at `due`: spun out when the loop's spin budget allows, else at a
+    /// timer for `due` (the loop keeps serving its connections meanwhile).
+    private func send(at due: UInt64) {
+        if spinBudget.spin(until: due) { return sendCurrent() }
+        let wait = Int64(due) - Int64(MonotonicClock.now())
+        loop.assumeIsolated().scheduleTask(in: .nanoseconds(max(0, wait))) { [self] in sendCurrent() }
     }
 
     private func sendCurrent() {

@@ -106,8 +106,12 @@ public struct Replayer: Sendable {
         let settings = LaneSettings(
             targets: config.targets, addresses: addresses, timeout: .milliseconds(Int64(config.timeoutMs)),
             connectTimeout: .milliseconds(Int64(config.connectTimeoutMs)), maxBodyBytes: config.maxBodyBytes)
+        var budgets: [ObjectIdentifier: SpinBudget] = [:]
         board.add((0..<lanes).map { _ in
-            Lane(loop: group.next(), settings: settings, board: board, recorder: recorder)
+            let loop = group.next()
+            let budget = budgets[ObjectIdentifier(loop), default: SpinBudget(loop: loop)]
+            budgets[ObjectIdentifier(loop)] = budget
+            return Lane(spinBudget: budget, settings: settings, board: board, recorder: recorder)
         })
         recorder.start(yielding: config.timing.isOpenLoop)
         feed.start(yielding: config.timing.isOpenLoop)
