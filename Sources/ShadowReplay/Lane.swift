@@ -62,7 +62,7 @@ final class Lane: @unchecked Sendable {
         intendedNs = due
         let now = MonotonicClock.now()
         // It waited for a lane or for the store, yet is here before its due time: not late.
-        if item.waited && now < due { current?.waited = false }
+        if item.waited != nil && now < due { current?.waited = nil }
         if due > now + settings.spinNs {
             loop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(due - settings.spinNs - now))) { [self] in
                 send(at: due)

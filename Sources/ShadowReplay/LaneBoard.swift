@@ -50,7 +50,7 @@ final class LaneBoard: @unchecked Sendable {
                 lane.loop.execute { lane.start(chosen) }
                 return true
             }
-            if item.dueNs != nil { item.waited = true }
+            if item.dueNs != nil { item.waited = .noFreeLane }
             if queued < minimum || (queued < capacity && queuedBytes < byteCapacity) {
                 if readyHead > 1024 && readyHead * 2 > ready.count {
                     ready.removeFirst(readyHead)

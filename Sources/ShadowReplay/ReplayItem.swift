@@ -18,11 +18,19 @@ struct ReplayItem: Sendable {
     /// Intended send time in ns since the run's start, when scheduled.
     var scheduledNs: Int64?
     var warmup = false
-    /// Whether it had to wait for a free lane or for the store (sent late by backpressure).
-    var waited = false
+    /// What it had to wait for, if anything held it past its due time (backpressure).
+    var waited: LateCause?
 
     /// The encoded requests' bytes, every side together: what holding the item costs.
     var requestBytes: Int { requests.reduce(0) { $0 + $1.readableBytes } }
+}
+
+/// Why a request was sent after its due time.
+enum LateCause: String, Sendable, CaseIterable {
+    /// Every lane (every connection) was carrying a request.
+    case noFreeLane = "no_free_lane"
+    /// The store was `backlog` results behind.
+    case storeBehind = "store_behind"
 }
 
 /// What one side answered to one request, with monotonic timestamps.

@@ -231,6 +231,7 @@ final class Dispatcher: @unchecked Sendable {
         }
         var pass = 0
         var sent = 0
+        var storeHeld = false
         while let next = feed.queue.pop() {
             if stopped() { break }
             var item = next
@@ -252,7 +253,12 @@ final class Dispatcher: @unchecked Sendable {
                 Pacer.sleep(until: started + UInt64(max(0, due - Self.handOffLeadNs)))
             }
             item.warmup = sent < configuration.warmup
-            if recorder.waitForRoom() && item.dueNs != nil { item.waited = true }
+            // Held back by the store, the dispatcher sends what fell due meanwhile late: each of
+            // those is late for the store, until one goes out on time again.
+            if recorder.waitForRoom() { storeHeld = true }
+            if let due = item.dueNs {
+                if MonotonicClock.now() < due { storeHeld = false } else if storeHeld { item.waited = .storeBehind }
+            }
             guard board.dispatch(item, unlessStopped: stopped) else { break }
             sent += 1
         }

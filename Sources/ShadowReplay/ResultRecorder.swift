@@ -48,6 +48,8 @@ public struct ReplayProgress: Sendable {
     public var sides: [SideFigures]
     /// Requests sent late because no lane or no room in the store was free at their due time.
     public var late: Int64
+    /// Of `late`, those held up by the store (the rest found no free lane).
+    public var lateStoreBehind: Int64 = 0
     public var lag: LatencyFigures
 }
 
@@ -70,6 +72,7 @@ final class ResultRecorder: @unchecked Sendable {
     private var stats: [SideStats]
     private var done: Int64 = 0
     private var late: Int64 = 0
+    private var lateStoreBehind: Int64 = 0
     private var lag = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
     private var counters = Counters()
     private var failure: (any Error)?
@@ -140,6 +143,7 @@ final class ResultRecorder: @unchecked Sendable {
             var result = counters
             result.add("exchanges", done)
             result.add("late_requests", late)
+            if lateStoreBehind > 0 { result.add("late_store_behind", lateStoreBehind) }
             if lag.totalCount > 0 { result.add("send_lag_max_ns", Int64(lag.max)) }
             for side in stats {
                 let name = side.figures.side.rawValue
@@ -157,7 +161,7 @@ final class ResultRecorder: @unchecked Sendable {
     /// recorder stores under, so storing never waits for them.
     func progress(total: Int64?, elapsedNs: UInt64, durationSeconds: Double?, detailed: Bool = true) -> ReplayProgress {
         lock.lock()
-        let done = self.done, late = self.late, stats = self.stats, lag = self.lag
+        let done = self.done, late = self.late, lateStoreBehind = self.lateStoreBehind, stats = self.stats, lag = self.lag
         lock.unlock()
         return ReplayProgress(
             done: done, total: total, elapsedNs: elapsedNs, durationSeconds: durationSeconds,
@@ -167,7 +171,7 @@ final class ResultRecorder: @unchecked Sendable {
                 figures.service = detailed ? Self.figures(side.service) : LatencyFigures(count: side.service.totalCount)
                 return figures
             },
-            late: late, lag: detailed ? Self.figures(lag) : LatencyFigures(count: lag.totalCount))
+            late: late, lateStoreBehind: lateStoreBehind, lag: detailed ? Self.figures(lag) : LatencyFigures(count: lag.totalCount))
     }
 
     /// Fewer records than this wait 10 ms for more before they are stored: each commit rewrites the
@@ -237,9 +241,12 @@ final class ResultRecorder: @unchecked Sendable {
             done += 1
             var lagNs = rows[first].sendLagNs ?? 0
             for k in (first + 1)..<(first + sides) { lagNs = min(lagNs, rows[k].sendLagNs ?? lagNs) }
-            if record.item.waited { late += 1 }
+            if let cause = record.item.waited {
+                late += 1
+                if cause == .storeBehind { lateStoreBehind += 1 }
+            }
             if !record.item.warmup { _ = lag.record(UInt64(max(1, lagNs))) }
-            observer?.sent(lagNs: lagNs, late: record.item.waited)
+            observer?.sent(lagNs: lagNs, late: record.item.waited != nil)
             for index in 0..<sides {
                 let row = rows[first + index]
                 // In place: a copy of the stats would copy their histograms on every record.

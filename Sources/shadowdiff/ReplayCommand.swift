@@ -25,8 +25,8 @@ struct ReplayCommand: AsyncParsableCommand {
             --concurrency or --connections lanes). A lane takes its next request once every side has \
             answered, so in a closed loop both builds carry the same load and the slower one sets the \
             pace; against targets that answer in microseconds, more lanes keep both of them busy. A \
-            request that finds no free lane at its due time is sent late and counted: memory stays \
-            bounded however slow a target is.
+            request that finds no free lane at its due time, or finds the store too far behind, is sent \
+            late and counted with its cause: memory stays bounded however slow a target or the disk is.
 
             Refused connections, resets, responses cut short by a close, timeouts, invalid responses \
             and oversized bodies are stored per request with their kind, the connection is replaced, \
@@ -343,7 +343,8 @@ enum ReplayText {
             text += "   service p50 \(ms(side.service.p50))  p99 \(ms(side.service.p99))\n"
         }
         if configuration.timing.isOpenLoop || configuration.maxRate != nil {
-            text += "  schedule   send lag p50 \(ms(p.lag.p50))  p99 \(ms(p.lag.p99))  max \(ms(p.lag.max)); late (no free lane): \(p.late)\n"
+            text += "  schedule   send lag p50 \(ms(p.lag.p50))  p99 \(ms(p.lag.p99))  max \(ms(p.lag.max)); "
+            text += "late: \(p.late) (no free lane \(p.late - p.lateStoreBehind), store behind \(p.lateStoreBehind))\n"
         }
         let skipped = outcome.run.counters.values.filter { $0.key.hasPrefix("skipped_") || $0.key == "resumed_skipped" }
             .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }

@@ -188,6 +188,7 @@ import Testing
                 // Two lanes at 20 ms each serve 100/s: most of 1000/s must wait, and say how long.
                 #expect(outcome.progress.late > 80)
                 #expect(outcome.run.counters["late_requests"] == outcome.progress.late)
+                #expect(outcome.progress.lateStoreBehind == 0 && outcome.run.counters["late_store_behind"] == 0)
                 let worst = rows.compactMap(\.sendLagNs).max() ?? 0
                 #expect(worst > 500_000_000, "the last request waited about 1 s for a lane, got \(worst) ns")
                 #expect(rows.allSatisfy { ($0.latencyNs ?? 0) >= ($0.serviceNs ?? 0) + ($0.sendLagNs ?? 0) - 1 })
@@ -210,6 +211,27 @@ import Testing
                 #expect(holder.held)
                 #expect(outcome.run.counters["result_queue_full"] == 0)
                 #expect(try storedResults(db, run: "sb").count == 4000)
+            }
+        }
+    }
+
+    /// Requests an open loop holds back for the store are late for the store, not for want of a lane.
+    @Test func anOpenLoopSaysWhichRequestsTheStoreHeldBack() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 600))
+                let config = ReplayConfiguration(
+                    run: "ol", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .rate(2000))
+                let holder = LockHolder(path: dir + "/replay.db", seconds: 0.3)
+                let outcome = try await Replayer(
+                    database: db, configuration: config, group: MultiThreadedEventLoopGroup.singleton, storeBacklog: 1
+                ).run(observer: holder)
+                #expect(holder.held)
+                #expect(outcome.progress.lateStoreBehind > 50, "0.3 s of 2000/s held behind the store: \(outcome.progress.lateStoreBehind)")
+                #expect(outcome.progress.late >= outcome.progress.lateStoreBehind)
+                #expect(outcome.run.counters["late_store_behind"] == outcome.progress.lateStoreBehind)
+                #expect(outcome.run.counters["late_requests"] == outcome.progress.late)
+                #expect(try storedResults(db, run: "ol").count == 1200)
             }
         }
     }
