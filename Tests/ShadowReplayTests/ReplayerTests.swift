@@ -202,13 +202,8 @@ import Testing
                 let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 2000))
                 let config = ReplayConfiguration(
                     run: "sb", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(16))
-                // Once results flow, another connection holds SQLite's write lock for 0.5 s: the
-                // recorder waits on it (within its busy timeout) while the lanes keep finishing.
-                let holder = LockHolder(path: dir + "/replay.db", seconds: 0.5)
-                let outcome = try await Replayer(
-                    database: db, configuration: config, group: MultiThreadedEventLoopGroup.singleton, storeBacklog: 1
-                ).run(observer: holder)
-                #expect(holder.held)
+                // The recorder waits on the lock (within its busy timeout) while the lanes keep finishing.
+                let outcome = try await replayHoldingTheStore(db, config, dir: dir, seconds: 0.5)
                 #expect(outcome.run.counters["result_queue_full"] == 0)
                 #expect(try storedResults(db, run: "sb").count == 4000)
             }
@@ -222,11 +217,7 @@ import Testing
                 let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 600))
                 let config = ReplayConfiguration(
                     run: "ol", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .rate(2000))
-                let holder = LockHolder(path: dir + "/replay.db", seconds: 0.3)
-                let outcome = try await Replayer(
-                    database: db, configuration: config, group: MultiThreadedEventLoopGroup.singleton, storeBacklog: 1
-                ).run(observer: holder)
-                #expect(holder.held)
+                let outcome = try await replayHoldingTheStore(db, config, dir: dir, seconds: 0.3)
                 #expect(outcome.progress.lateStoreBehind > 50, "0.3 s of 2000/s held behind the store: \(outcome.progress.lateStoreBehind)")
                 #expect(outcome.progress.late >= outcome.progress.lateStoreBehind)
                 #expect(outcome.run.counters["late_store_behind"] == outcome.progress.lateStoreBehind)
@@ -234,6 +225,19 @@ import Testing
                 #expect(try storedResults(db, run: "ol").count == 1200)
             }
         }
+    }
+
+    /// Replays with a store backlog of one record while, once results flow, another connection
+    /// holds SQLite's write lock for `seconds`.
+    private func replayHoldingTheStore(
+        _ db: ShadowDatabase, _ config: ReplayConfiguration, dir: String, seconds: Double
+    ) async throws -> ReplayOutcome {
+        let holder = LockHolder(path: dir + "/replay.db", seconds: seconds)
+        let outcome = try await Replayer(
+            database: db, configuration: config, group: MultiThreadedEventLoopGroup.singleton, storeBacklog: 1
+        ).run(observer: holder)
+        #expect(holder.held)
+        return outcome
     }
 
     /// A closed loop takes its next request as a lane frees up: past the duration it takes none,
