@@ -37,36 +37,55 @@ final class LaneBoard: @unchecked Sendable {
 
     private var queued: Int { ready.count - readyHead }
 
-    /// Gives `item` to an idle lane or queues it, waiting for room; returns false, the item not
-    /// taken, once `stopped()` holds while it waits. An open-loop item that finds no idle lane is
-    /// marked as waited (it will be sent late).
-    func dispatch(_ item: ReplayItem, unlessStopped stopped: () -> Bool) -> Bool {
-        var item = item
+    /// Gives each of `items`, in order, to an idle lane or queues it, waiting for room; returns
+    /// false, the rest not taken, once `stopped()` holds while it waits. The lanes on one event
+    /// loop are started together, one wake-up of the loop for them all. An open-loop item that
+    /// finds no idle lane is marked as waited (it will be sent late).
+    func dispatch(_ items: [ReplayItem], unlessStopped stopped: () -> Bool) -> Bool {
+        var taken: [(lane: Lane, item: ReplayItem)] = []
+        defer { Self.start(taken) }
         condition.lock()
-        while true {
-            if let lane = idle.popLast() {
-                condition.unlock()
-                let chosen = item
-                lane.loop.execute { lane.start(chosen) }
-                return true
-            }
-            if item.dueNs != nil { item.waited = .noFreeLane }
-            if queued < minimum || (queued < capacity && queuedBytes < byteCapacity) {
-                if readyHead > 1024 && readyHead * 2 > ready.count {
-                    ready.removeFirst(readyHead)
-                    readyHead = 0
+        defer { condition.unlock() }
+        for var item in items {
+            while true {
+                if let lane = idle.popLast() {
+                    taken.append((lane, item))
+                    break
                 }
-                queuedBytes += item.requestBytes
-                ready.append(item)
+                if item.dueNs != nil { item.waited = .noFreeLane }
+                if queued < minimum || (queued < capacity && queuedBytes < byteCapacity) {
+                    if readyHead > 1024 && readyHead * 2 > ready.count {
+                        ready.removeFirst(readyHead)
+                        readyHead = 0
+                    }
+                    queuedBytes += item.requestBytes
+                    ready.append(item)
+                    break
+                }
+                if stopped() { return false }
+                // What is taken must not wait while the board is full.
                 condition.unlock()
-                return true
+                Self.start(taken)
+                taken.removeAll()
+                condition.lock()
+                dispatcherWaiting = true
+                _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
             }
-            if stopped() {
-                condition.unlock()
-                return false
+        }
+        return true
+    }
+
+    /// Starts each lane on its item, with one `execute` per event loop.
+    private static func start(_ taken: [(lane: Lane, item: ReplayItem)]) {
+        if taken.count == 1, let (lane, item) = taken.first {
+            return lane.loop.execute { lane.start(item) }
+        }
+        var byLoop: [ObjectIdentifier: [(lane: Lane, item: ReplayItem)]] = [:]
+        for pair in taken { byLoop[ObjectIdentifier(pair.lane.loop), default: []].append(pair) }
+        for group in byLoop.values {
+            group[0].lane.loop.execute {
+                for (lane, item) in group { lane.start(item) }
             }
-            dispatcherWaiting = true
-            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.01))
         }
     }
 

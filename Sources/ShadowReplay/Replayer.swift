@@ -185,12 +185,18 @@ public struct Replayer: Sendable {
 }
 
 /// Keeps the schedule: takes requests from the feed in order, sleeps until `handOffLeadNs` before
-/// each is due, and hands it to the board; the lane that takes it writes it at its due time. Runs
-/// on its own thread; `run()` returns when everything sent has been answered.
+/// each is due, and hands it to the board together with those due within `handOffWindowNs` after
+/// it; the lane that takes one writes it at its due time. Runs on its own thread; `run()` returns
+/// when everything sent has been answered.
 final class Dispatcher: @unchecked Sendable {
     /// How long before its due time a request is handed to a lane: more than a loop takes to see
     /// the hand-off, so the due time is kept by the lane's own timer and spin.
     static let handOffLeadNs: Int64 = 2_000_000
+    /// Requests due this close after the first of a hand-off go with it: one wake-up of each
+    /// event loop for them all, instead of one per request.
+    static let handOffWindowNs: Int64 = 5_000_000
+    /// Requests handed off together at most.
+    static let handOffMost = 32
 
     private let configuration: ReplayConfiguration
     private let feed: RequestFeed
@@ -232,6 +238,12 @@ final class Dispatcher: @unchecked Sendable {
         var pass = 0
         var sent = 0
         var storeHeld = false
+        var handOff: [ReplayItem] = []
+        var handOffDue: Int64 = 0
+        let handOver = { [board] (items: inout [ReplayItem]) -> Bool in
+            defer { items.removeAll(keepingCapacity: true) }
+            return items.isEmpty || board.dispatch(items, unlessStopped: stopped)
+        }
         while let next = feed.queue.pop() {
             if stopped() { break }
             var item = next
@@ -245,23 +257,35 @@ final class Dispatcher: @unchecked Sendable {
                 if let durationNs, UInt64(due) >= durationNs { break }
                 item.scheduledNs = due
                 item.dueNs = started + UInt64(due)
-                // Long gaps (--speed over a quiet capture) are slept in slices, so a stop is seen.
-                while !stop.isRaised, MonotonicClock.now() + 100_000_000 < started + UInt64(due) {
-                    Pacer.sleep(until: MonotonicClock.now() + 50_000_000)
+                if !handOff.isEmpty && (due - handOffDue > Self.handOffWindowNs || handOff.count == Self.handOffMost) {
+                    guard handOver(&handOff) else { break }
                 }
-                if stop.isRaised { break }
-                Pacer.sleep(until: started + UInt64(max(0, due - Self.handOffLeadNs)))
+                if handOff.isEmpty {
+                    // Long gaps (--speed over a quiet capture) are slept in slices, so a stop is seen.
+                    while !stop.isRaised, MonotonicClock.now() + 100_000_000 < started + UInt64(due) {
+                        Pacer.sleep(until: MonotonicClock.now() + 50_000_000)
+                    }
+                    if stop.isRaised { break }
+                    Pacer.sleep(until: started + UInt64(max(0, due - Self.handOffLeadNs)))
+                    handOffDue = due
+                }
             }
             item.warmup = sent < configuration.warmup
             // Held back by the store, the dispatcher sends what fell due meanwhile late: each of
-            // those is late for the store, until one goes out on time again.
-            if recorder.waitForRoom() { storeHeld = true }
+            // those is late for the store, until one goes out on time again (a lane clears the
+            // mark of one that still reaches it before its due time).
+            if recorder.waitForRoom() {
+                storeHeld = true
+                for k in handOff.indices { handOff[k].waited = .storeBehind }
+            }
             if let due = item.dueNs {
                 if MonotonicClock.now() < due { storeHeld = false } else if storeHeld { item.waited = .storeBehind }
             }
-            guard board.dispatch(item, unlessStopped: stopped) else { break }
+            handOff.append(item)
             sent += 1
+            if item.dueNs == nil { guard handOver(&handOff) else { break } }
         }
+        if !stopped() { _ = handOver(&handOff) }
         feed.stop()
         board.drain(stopped: stopped)
     }

@@ -15,7 +15,7 @@ import Testing
     /// Items `board` takes before it would wait for room (`stopped` makes it return instead).
     private func accepted(_ board: LaneBoard, itemBytes: Int) -> Int {
         var n = 0
-        while n < 10_000, board.dispatch(item(itemBytes), unlessStopped: { true }) { n += 1 }
+        while n < 10_000, board.dispatch([item(itemBytes)], unlessStopped: { true }) { n += 1 }
         return n
     }
 
