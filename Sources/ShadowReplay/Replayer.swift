@@ -240,11 +240,17 @@ final class Dispatcher: @unchecked Sendable {
         var storeHeld = false
         var handOff: [ReplayItem] = []
         var handOffDue: Int64 = 0
-        let handOver = { [board] (items: inout [ReplayItem]) -> Bool in
-            defer { items.removeAll(keepingCapacity: true) }
-            return items.isEmpty || board.dispatch(items, unlessStopped: stopped)
+        func handOver() -> Bool {
+            defer { handOff.removeAll(keepingCapacity: true) }
+            return handOff.isEmpty || board.dispatch(handOff, unlessStopped: stopped)
         }
-        while let next = feed.queue.pop() {
+        func nextItem() -> ReplayItem? {
+            if let item = feed.queue.pop(timeout: 0) { return item }
+            // What is held must not wait for the feed.
+            _ = handOver()
+            return feed.queue.pop()
+        }
+        while let next = nextItem() {
             if stopped() { break }
             var item = next
             let now = MonotonicClock.now()
@@ -258,7 +264,7 @@ final class Dispatcher: @unchecked Sendable {
                 item.scheduledNs = due
                 item.dueNs = started + UInt64(due)
                 if !handOff.isEmpty && (due - handOffDue > Self.handOffWindowNs || handOff.count == Self.handOffMost) {
-                    guard handOver(&handOff) else { break }
+                    guard handOver() else { break }
                 }
                 if handOff.isEmpty {
                     // Long gaps (--speed over a quiet capture) are slept in slices, so a stop is seen.
@@ -283,9 +289,9 @@ final class Dispatcher: @unchecked Sendable {
             }
             handOff.append(item)
             sent += 1
-            if item.dueNs == nil { guard handOver(&handOff) else { break } }
+            if item.dueNs == nil { guard handOver() else { break } }
         }
-        if !stopped() { _ = handOver(&handOff) }
+        if !stopped() { _ = handOver() }
         feed.stop()
         board.drain(stopped: stopped)
     }
