@@ -101,7 +101,8 @@ public struct Replayer: Sendable {
         let board = LaneBoard(capacity: config.timing.isOpenLoop ? lanes : max(lanes, Self.closedLoopReady), minimum: lanes)
         let recorder = ResultRecorder(
             database: database, runID: run.id, targets: config.targets, maxFailures: config.maxFailures,
-            backlog: storeBacklog ?? max(4096, lanes * 4), lanes: lanes, boardCapacity: board.capacity, observer: observer)
+            backlog: storeBacklog ?? max(4096, lanes * 4), lanes: lanes, boardCapacity: board.capacity,
+            handOffMost: Dispatcher.handOffMost, observer: observer)
         let feed = RequestFeed(database: database, configuration: config, resumeRunID: resuming?.id)
         let settings = LaneSettings(
             targets: config.targets, addresses: addresses, timeout: .milliseconds(Int64(config.timeoutMs)),

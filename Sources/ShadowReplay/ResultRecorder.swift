@@ -56,8 +56,9 @@ public struct ReplayProgress: Sendable {
 /// Stores replay records in batches on its own thread and keeps the run's figures.
 ///
 /// Contract: `submit` never blocks (event loops call it); the dispatcher calls `waitForRoom` before
-/// each hand-over, so the queue holds at most `backlog` records plus one per lane (in flight) and
-/// one per request the board can hold (handed over, waiting for a lane). Each record's sides are
+/// it takes each request into a hand-over of at most `handOffMost`, so the queue holds at most
+/// `backlog` records plus one per lane (in flight), one per request the board can hold (handed
+/// over, waiting for a lane) and one per request of the hand-over checked last. Each record's sides are
 /// written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
 /// so does a store failure, whose records are counted (`result_store_failed`) and the run ends.
 final class ResultRecorder: @unchecked Sendable {
@@ -93,14 +94,14 @@ final class ResultRecorder: @unchecked Sendable {
     }
 
     init(database: ShadowDatabase, runID: Int64, targets: [ReplayTarget], maxFailures: Int, backlog: Int, lanes: Int,
-         boardCapacity: Int, observer: (any ReplayObserver)?) {
+         boardCapacity: Int, handOffMost: Int, observer: (any ReplayObserver)?) {
         self.database = database
         self.runID = runID
         self.targets = targets
         self.maxFailures = maxFailures
         self.observer = observer
         self.backlog = backlog
-        queue = BoundedQueue(capacity: backlog + lanes + boardCapacity + 1)
+        queue = BoundedQueue(capacity: backlog + lanes + boardCapacity + handOffMost)
         stats = targets.map { target in
             SideStats(figures: SideFigures(side: target.side, latency: LatencyFigures(count: 0), service: LatencyFigures(count: 0)))
         }
