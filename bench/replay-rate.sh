@@ -7,7 +7,8 @@
 # answered per second, send lag p50/p99 (actual write − intended send time), requests sent late
 # and why (no free lane, or the store behind), latency p50/p99 from the intended send time.
 # Beside them, the ceiling in the same run: two wrk (closed loop, -t1 -c64, one per nginx) at once,
-# requests/s per nginx; an open loop cannot keep a rate the machine cannot carry at all.
+# requests/s per nginx; an open loop cannot keep a rate the machine cannot carry at all. Each run
+# starts after `sync` and its database is deleted once read, so no run pays for another's writeback.
 #
 # Usage: bash bench/replay-rate.sh [seconds per run, default 5] [rates, default "2000 10000 20000 30000"]
 set -euo pipefail
@@ -39,6 +40,7 @@ echo "|---|---|---|---|---|---|---|"
 for rate in $RATES; do
     db=$work/replay-$rate.db
     copy_db "$work/requests.db" "$db"
+    sync
     if ! "$bin/shadowdiff" replay --db "$db" --baseline "http://127.0.0.1:$port_a" --candidate "http://127.0.0.1:$port_b" \
         --run "rate-$rate" --rate "$rate" --loop --duration "$SECS" >"$work/replay.out" 2>"$work/replay.err"; then
         echo "shadowdiff replay failed at --rate $rate:" >&2; cat "$work/replay.out" "$work/replay.err" >&2; exit 1
@@ -54,6 +56,8 @@ for rate in $RATES; do
         "$(us "$(percentile_ns "$db" "$run" baseline send_lag_ns 0.5)")" "$(us "$(percentile_ns "$db" "$run" baseline send_lag_ns 0.99)")" \
         "$(thousands "$late")" "$(thousands $((late - store)))" "$(thousands "$store")" \
         "$(us "$(percentile_ns "$db" "$run" baseline latency_ns 0.5)")" "$(us "$(percentile_ns "$db" "$run" baseline latency_ns 0.99)")"
+    # Deleted, its pages are never written back: the next rate's run does not pay for this one's I/O.
+    rm -f "$db" "$db-wal" "$db-shm"
 done
 echo
 echo "- ceiling: 2 × \`wrk -t1 -c64 -d${SECS}s -s bench/lib/openrtb-post.lua\`, one per nginx, at once: $(thousands "$ceiling") req/s per nginx (closed loop, nothing stored)"
