@@ -40,7 +40,7 @@ final class LaneBoard: @unchecked Sendable {
     /// Gives each of `items`, in order, to an idle lane or queues it, waiting for room; returns
     /// false, the rest not taken, once `stopped()` holds while it waits. The lanes on one event
     /// loop are started together, one wake-up of the loop for them all. An open-loop item that
-    /// finds no idle lane is marked as waited (it will be sent late).
+    /// finds no idle lane is marked as waited for one, unless the store held it back first.
     func dispatch(_ items: [ReplayItem], unlessStopped stopped: () -> Bool) -> Bool {
         var taken: [(lane: Lane, item: ReplayItem)] = []
         defer { Self.start(taken) }
@@ -52,7 +52,7 @@ final class LaneBoard: @unchecked Sendable {
                     taken.append((lane, item))
                     break
                 }
-                if item.dueNs != nil { item.waited = .noFreeLane }
+                if item.dueNs != nil { item.waited = item.waited ?? .noFreeLane }
                 if queued < minimum || (queued < capacity && queuedBytes < byteCapacity) {
                     if readyHead > 1024 && readyHead * 2 > ready.count {
                         ready.removeFirst(readyHead)

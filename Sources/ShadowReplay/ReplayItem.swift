@@ -26,11 +26,11 @@ struct ReplayItem: Sendable {
 }
 
 /// Why a request was sent after its due time.
-enum LateCause: String, Sendable, CaseIterable {
+enum LateCause: Sendable {
     /// Every lane (every connection) was carrying a request.
-    case noFreeLane = "no_free_lane"
+    case noFreeLane
     /// The store was `backlog` results behind.
-    case storeBehind = "store_behind"
+    case storeBehind
 }
 
 /// What one side answered to one request, with monotonic timestamps.

@@ -58,8 +58,8 @@ public struct ReplayProgress: Sendable {
 /// Contract: `submit` never blocks (event loops call it); the dispatcher calls `waitForRoom` before
 /// it takes each request into a hand-over of at most `handOffMost`, so the queue holds at most
 /// `backlog` records plus one per lane (in flight), one per request the board can hold (handed
-/// over, waiting for a lane) and one per request of the hand-over checked last. Each record's sides are
-/// written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
+/// over, waiting for a lane) and one per request of the hand-over checked last. Each record's
+/// sides are written in one transaction. A side failing `maxFailures` requests in a row sets `abortReason`;
 /// so does a store failure, whose records are counted (`result_store_failed`) and the run ends.
 final class ResultRecorder: @unchecked Sendable {
     private let database: ShadowDatabase
