@@ -50,13 +50,17 @@ public struct ReplayConfiguration: Sendable, Codable {
     public var seed: UInt64
     public var selection: RequestSelection
     public var rewrite: RequestRewrite
+    /// What proves each connection before the clock starts; nil (a run stored before probes
+    /// existed) is `.first`.
+    public var probe: ProbeRequest?
 
     public init(
         run: String, baseline: ReplayTarget, candidate: ReplayTarget, secondary: ReplayTarget? = nil,
         timing: TimingMode = .concurrency(8), connections: Int? = nil, durationSeconds: Double? = nil,
         limit: Int? = nil, loop: Bool = false, warmup: Int = 0, maxRate: Double? = nil, timeoutMs: Int = 2000,
         connectTimeoutMs: Int = 1000, maxBodyBytes: Int = 8 << 20, maxFailures: Int = 100, captureID: Int64? = nil,
-        seed: UInt64 = 1, selection: RequestSelection = RequestSelection(), rewrite: RequestRewrite = RequestRewrite()
+        seed: UInt64 = 1, selection: RequestSelection = RequestSelection(), rewrite: RequestRewrite = RequestRewrite(),
+        probe: ProbeRequest = .first
     ) {
         self.run = run
         self.baseline = baseline
@@ -77,9 +81,37 @@ public struct ReplayConfiguration: Sendable, Codable {
         self.seed = seed
         self.selection = selection
         self.rewrite = rewrite
+        self.probe = probe
     }
 
     public var targets: [ReplayTarget] {
         [baseline, candidate] + (secondary.map { [$0] } ?? [])
+    }
+}
+
+/// The request each lane sends on each of its connections before the run's clock starts, so that
+/// no recorded request's latency includes a connection's set-up or a target's first-request costs.
+/// Its answer is not recorded.
+public enum ProbeRequest: Sendable, Codable, Equatable {
+    /// The run's first request (as every side would get it).
+    case first
+    /// No probe: connections are made before the clock, not proven.
+    case none
+    /// A request without a body, e.g. `GET /health`.
+    case request(method: String, path: String)
+
+    /// Parses `first`, `none` or `METHOD /path`.
+    public init(parsing text: String) throws {
+        switch text {
+        case "first": self = .first
+        case "none": self = .none
+        default:
+            let parts = text.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2, parts[0].allSatisfy({ $0.isLetter && $0.isUppercase }), parts[1].hasPrefix("/"),
+                  parts[1].utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+                throw ShadowError.invalidArgument(flag: "--probe", detail: "'\(text)' is not 'first', 'none' or 'METHOD /path' (e.g. 'GET /health')")
+            }
+            self = .request(method: String(parts[0]), path: String(parts[1]))
+        }
     }
 }

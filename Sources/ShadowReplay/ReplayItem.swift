@@ -45,6 +45,8 @@ struct SideOutcome: Sendable {
     var body: [UInt8]?
     var error: ReplayErrorKind?
     var message: String?
+    /// The connection was set up on this request's clock: its latency includes the set-up.
+    var reconnected = false
 
     /// Monotonic time since `start`, in ms with one decimal, for failure messages.
     static func milliseconds(since start: UInt64) -> String {

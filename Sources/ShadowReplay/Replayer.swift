@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import ShadowCore
+import ShadowHTTP1
 import ShadowStore
 
 /// Raised (by a signal handler) to end a run early: nothing more is sent, what is in flight is
@@ -21,6 +22,8 @@ public struct ReplayOutcome: Sendable {
     public var progress: ReplayProgress
     /// Set when the run stopped early: a stop request, or a target that went down.
     public var stoppedEarly: Bool
+    /// How each side's connections were made ready before the clock started.
+    public var connections: [SideReadiness] = []
 }
 
 /// Replays stored exchanges to every target of a `ReplayConfiguration` and stores what each side
@@ -108,16 +111,31 @@ public struct Replayer: Sendable {
             targets: config.targets, addresses: addresses, timeout: .milliseconds(Int64(config.timeoutMs)),
             connectTimeout: .milliseconds(Int64(config.connectTimeoutMs)), maxBodyBytes: config.maxBodyBytes)
         var budgets: [ObjectIdentifier: SpinBudget] = [:]
-        board.add((0..<lanes).map { _ in
+        let laneList = (0..<lanes).map { _ in
             let loop = group.next()
             let budget = budgets[ObjectIdentifier(loop), default: SpinBudget(loop: loop)]
             budgets[ObjectIdentifier(loop)] = budget
             return Lane(spinBudget: budget, settings: settings, board: board, recorder: recorder)
-        })
+        }
+        board.add(laneList)
         recorder.start(yielding: config.timing.isOpenLoop)
         feed.start(yielding: config.timing.isOpenLoop)
+        let first = feed.queue.pop()
+        let readiness: [SideReadiness]
+        do {
+            readiness = try await ConnectionPreparation(configuration: config, recorder: recorder)
+                .prepare(laneList, probe: probeRequests(first: first))
+        } catch {
+            feed.stop()
+            for lane in laneList { lane.loop.execute { lane.close() } }
+            var counters = (try? recorder.finish()) ?? Counters()
+            counters.merge(run.counters)
+            try? database.finishRun(id: run.id, counters: counters, status: "failed")
+            throw error
+        }
         let started = MonotonicClock.now()
-        let dispatcher = Dispatcher(configuration: config, feed: feed, board: board, recorder: recorder, stop: stop, started: started)
+        let dispatcher = Dispatcher(
+            configuration: config, feed: feed, first: first, board: board, recorder: recorder, stop: stop, started: started)
         let progress: @Sendable (_ detailed: Bool) -> ReplayProgress = { detailed in
             var progress = recorder.progress(
                 total: total, elapsedNs: MonotonicClock.now() - started, durationSeconds: config.durationSeconds, detailed: detailed)
@@ -166,7 +184,24 @@ public struct Replayer: Sendable {
             throw reason
         }
         try database.finishRun(id: run.id, counters: counters, status: stop.isRaised ? "interrupted" : "complete")
-        return ReplayOutcome(run: try database.run(named: run.name), progress: final, stoppedEarly: stop.isRaised)
+        return ReplayOutcome(
+            run: try database.run(named: run.name), progress: final, stoppedEarly: stop.isRaised, connections: readiness)
+    }
+
+    /// Each side's probe request (`ReplayConfiguration.probe`), given the run's first request.
+    private func probeRequests(first: ReplayItem?) -> [(request: ByteBuffer, kind: HTTP1RequestKind)]? {
+        switch configuration.probe ?? .first {
+        case .none:
+            return nil
+        case .first:
+            return first.map { item in item.requests.map { ($0, item.kind) } }
+        case .request(let method, let path):
+            return configuration.targets.map { target in
+                var buffer = ByteBufferAllocator().buffer(capacity: 128)
+                buffer.writeString("\(method) \(target.pathPrefix)\(path) HTTP/1.1\r\nHost: \(configuration.rewrite.host ?? target.authority)\r\n\r\n")
+                return (buffer, method == "HEAD" ? .head : .other)
+            }
+        }
     }
 
     /// Requests the run will send when that is known: the limit, or one pass over the selection.
@@ -201,14 +236,20 @@ final class Dispatcher: @unchecked Sendable {
 
     private let configuration: ReplayConfiguration
     private let feed: RequestFeed
+    /// The feed's first item, taken before the clock started (it proved the connections).
+    private var first: ReplayItem?
     private let board: LaneBoard
     private let recorder: ResultRecorder
     private let stop: StopFlag
     private let started: UInt64
 
-    init(configuration: ReplayConfiguration, feed: RequestFeed, board: LaneBoard, recorder: ResultRecorder, stop: StopFlag, started: UInt64) {
+    init(
+        configuration: ReplayConfiguration, feed: RequestFeed, first: ReplayItem?, board: LaneBoard, recorder: ResultRecorder,
+        stop: StopFlag, started: UInt64
+    ) {
         self.configuration = configuration
         self.feed = feed
+        self.first = first
         self.board = board
         self.recorder = recorder
         self.stop = stop
@@ -246,6 +287,7 @@ final class Dispatcher: @unchecked Sendable {
             return handOff.isEmpty || board.dispatch(handOff, unlessStopped: stopped)
         }
         func nextItem() -> ReplayItem? {
+            if let item = first.take() { return item }
             if let item = feed.queue.pop(timeout: 0) { return item }
             // What is held must not wait for the feed.
             _ = handOver()

@@ -16,6 +16,8 @@ public struct SideFigures: Sendable {
     public var sent: Int64 = 0
     public var responses: Int64 = 0
     public var errors: [ReplayErrorKind: Int64] = [:]
+    /// Requests whose connection to this side was set up on their own clock (`reconnect`).
+    public var reconnects: Int64 = 0
     /// Intended send time → last byte (no coordinated omission), ns.
     public var latency: LatencyFigures
     /// Actual write → last byte, ns.
@@ -125,6 +127,11 @@ final class ResultRecorder: @unchecked Sendable {
         }
     }
 
+    /// Adds one to the run's counter `name`.
+    func count(_ name: String, _ n: Int64 = 1) {
+        lock.withLock { counters.add(name, n) }
+    }
+
     /// Waits while the store is `backlog` records behind; true when it had to wait.
     func waitForRoom() -> Bool {
         var waited = false
@@ -149,6 +156,7 @@ final class ResultRecorder: @unchecked Sendable {
             for side in stats {
                 let name = side.figures.side.rawValue
                 result.add("sent_\(name)", side.figures.sent)
+                if side.figures.reconnects > 0 { result.add("reconnect_\(name)", side.figures.reconnects) }
                 if side.warmup > 0 { result.add("warmup_\(name)", side.warmup) }
                 for (kind, n) in side.figures.errors { result.add("error_\(name)_\(kind.rawValue)", n) }
             }
@@ -228,7 +236,7 @@ final class ResultRecorder: @unchecked Sendable {
                 serviceNs: outcome.lastByteNs.map { Int64(bitPattern: $0) - sent },
                 sendLagNs: sent - intended, scheduledNs: record.item.scheduledNs,
                 headers: answered ? outcome.headers : nil, body: answered ? outcome.body ?? [] : nil,
-                error: outcome.error, errorMessage: outcome.message, warmup: record.item.warmup))
+                error: outcome.error, errorMessage: outcome.message, warmup: record.item.warmup, reconnect: outcome.reconnected))
         }
     }
 
@@ -264,6 +272,7 @@ final class ResultRecorder: @unchecked Sendable {
                     stats[index].warmup += 1
                 } else {
                     stats[index].figures.sent += 1
+                    if row.reconnect { stats[index].figures.reconnects += 1 }
                     if let error = row.error {
                         stats[index].figures.errors[error, default: 0] += 1
                     } else {

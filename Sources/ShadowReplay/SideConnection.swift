@@ -36,6 +36,8 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
     private var context: ChannelHandlerContext?
     private var timer = LazyDeadlineTimer()
     private(set) var isReusable = true
+    /// Called on the event loop when the connection has closed, after any pending request's `onDone`.
+    var onClose: (() -> Void)?
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
@@ -141,6 +143,8 @@ final class SideConnection: ChannelInboundHandler, @unchecked Sendable {
                 fail(.incompleteResponse, "connection closed \(progress)")
             }
         }
+        onClose?()
+        onClose = nil
         context.fireChannelInactive()
     }
 

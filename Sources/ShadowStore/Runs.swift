@@ -141,11 +141,14 @@ public struct ResultRow: Sendable {
     public var error: ReplayErrorKind?
     public var errorMessage: String?
     public var warmup: Bool
+    /// The connection was set up on the request's clock, so its latency includes the set-up.
+    public var reconnect: Bool
 
     public init(
         exchangeID: Int64, pass: Int, side: Side, status: Int? = nil, firstByteNs: Int64? = nil, latencyNs: Int64? = nil,
         serviceNs: Int64? = nil, sendLagNs: Int64? = nil, scheduledNs: Int64? = nil, headers: String? = nil,
-        body: [UInt8]? = nil, error: ReplayErrorKind? = nil, errorMessage: String? = nil, warmup: Bool = false
+        body: [UInt8]? = nil, error: ReplayErrorKind? = nil, errorMessage: String? = nil, warmup: Bool = false,
+        reconnect: Bool = false
     ) {
         self.exchangeID = exchangeID
         self.pass = pass
@@ -161,6 +164,7 @@ public struct ResultRow: Sendable {
         self.error = error
         self.errorMessage = errorMessage
         self.warmup = warmup
+        self.reconnect = reconnect
     }
 }
 
@@ -171,8 +175,8 @@ extension ShadowDatabase {
         try write { db in
             let meta = try db.cachedStatement(sql: """
                 INSERT INTO results (run_id, pass, exchange_id, side, status, first_byte_ns, latency_ns, service_ns,
-                                     send_lag_ns, scheduled_ns, response_bytes, error, warmup)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                     send_lag_ns, scheduled_ns, response_bytes, error, warmup, reconnect)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).sqliteStatement
             let bodies = try db.cachedStatement(sql: """
                 INSERT INTO result_bodies (run_id, pass, exchange_id, side, headers, body, error_message)
@@ -193,6 +197,7 @@ extension ShadowDatabase {
                 binder.bind(r.body.map { Int64($0.count) })
                 binder.bind(r.error?.rawValue)
                 binder.bind(Int64(r.warmup ? 1 : 0))
+                binder.bind(Int64(r.reconnect ? 1 : 0))
                 try binder.step(db)
 
                 binder.begin(bodies)

@@ -6,7 +6,7 @@ import GRDB
 /// fast; headers and bodies live in separate blob tables (`exchange_bodies`, `result_bodies`).
 /// docs/SCHEMA.md documents every table and view.
 enum Schema {
-    static let version = 7
+    static let version = 8
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -46,6 +46,11 @@ enum Schema {
         migrator.registerMigration("v7") { db in
             try db.execute(sql: v7Spool)
             try db.execute(sql: "PRAGMA user_version = 7")
+        }
+        // v8: a result says whether its connection was set up on the request's clock.
+        migrator.registerMigration("v8") { db in
+            try db.execute(sql: "ALTER TABLE results ADD COLUMN reconnect INTEGER NOT NULL DEFAULT 0")
+            try db.execute(sql: "PRAGMA user_version = 8")
         }
         return migrator
     }

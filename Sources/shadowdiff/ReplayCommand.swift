@@ -28,6 +28,13 @@ struct ReplayCommand: AsyncParsableCommand {
             request that finds no free lane at its due time, or finds the store too far behind, is sent \
             late and counted with its cause: memory stays bounded however slow a target or the disk is.
 
+            Before the clock starts, every lane's connection to every side is made (at most 4 connects in \
+            flight per target, so a small listen backlog does not overflow) and proven with --probe, whose \
+            answer is not recorded: no recorded latency includes a connect. Connections that needed SYN \
+            retransmissions are counted slow_connect; a lane that cannot be made ready ends the run before \
+            it starts (exit 2). During the run, a connection that was closed is set up again before its \
+            lane takes its next request; a request that still has to wait for one is marked reconnect.
+
             Refused connections, resets, responses cut short by a close, timeouts, invalid responses \
             and oversized bodies are stored per request with their kind, the connection is replaced, \
             and the run goes on; a target that fails --max-failures \
@@ -88,8 +95,13 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: "Per-request timeout in milliseconds, from the write to the last response byte (however slowly it trickles in).")
     var timeoutMs: Int = 2000
 
-    @Option(help: "Connect timeout in milliseconds.")
+    @Option(help: "Connect timeout in milliseconds. Before the clock starts, a connect may take longer (SYN retransmissions, up to 3.5 s, 3 attempts): it is then counted slow_connect.")
     var connectTimeoutMs: Int = 1000
+
+    @Option(help: ArgumentHelp(
+        "What proves every connection before the clock starts: 'first' (the run's first request, its answer not recorded), 'none' (connect only), or 'METHOD /path' (e.g. 'GET /health').",
+        valueName: "request"))
+    var probe: String = "first"
 
     @Option(help: "Largest response body kept, in bytes; a larger one is not read further and is stored as body_too_large.")
     var maxBodyBytes: Int = 8 << 20
@@ -156,6 +168,7 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         guard timeoutMs > 0 else { throw ShadowError.invalidArgument(flag: "--timeout-ms", detail: "must be positive") }
         guard connectTimeoutMs > 0 else { throw ShadowError.invalidArgument(flag: "--connect-timeout-ms", detail: "must be positive") }
+        _ = try ProbeRequest(parsing: probe)
         if let threads, !(1...64).contains(threads) { throw ShadowError.invalidArgument(flag: "--threads", detail: "must be between 1 and 64") }
         guard maxFailures > 0 else { throw ShadowError.invalidArgument(flag: "--max-failures", detail: "must be positive") }
         guard warmup >= 0 else { throw ShadowError.invalidArgument(flag: "--warmup", detail: "must not be negative") }
@@ -293,7 +306,7 @@ struct ReplayCommand: AsyncParsableCommand {
                     methods: Set(methods.map { $0.uppercased() }), pathPrefixes: pathPrefixes,
                     excludedPathPrefixes: excludedPathPrefixes),
                 samplePercent: sample),
-            rewrite: rewrite)
+            rewrite: rewrite, probe: try ProbeRequest(parsing: probe))
     }
 }
 
@@ -342,6 +355,7 @@ enum ReplayText {
             text += "             latency p50 \(ms(side.latency.p50))  p99 \(ms(side.latency.p99))  p99.9 \(ms(side.latency.p999))  max \(ms(side.latency.max))"
             text += "   service p50 \(ms(side.service.p50))  p99 \(ms(side.service.p99))\n"
         }
+        text += connections(outcome, counters: outcome.run.counters)
         if configuration.timing.isOpenLoop || configuration.maxRate != nil {
             text += "  schedule   send lag p50 \(ms(p.lag.p50))  p99 \(ms(p.lag.p99))  max \(ms(p.lag.max)); "
             text += "late: \(p.late) (no free lane \(p.late - p.lateStoreBehind), store behind \(p.lateStoreBehind))\n"
@@ -352,6 +366,26 @@ enum ReplayText {
         let lost = ["result_queue_full", "result_store_failed"].filter { outcome.run.counters[$0] > 0 }
             .map { "\($0) \(outcome.run.counters[$0])" }
         if !lost.isEmpty { text += "  NOT STORED \(lost.joined(separator: ", ")) (answered, but their results were not stored)\n" }
+        return text
+    }
+
+    /// Connections: how they were made ready before the clock, and what was set up again during the run.
+    static func connections(_ outcome: ReplayOutcome, counters: Counters) -> String {
+        var text = ""
+        for ready in outcome.connections {
+            let name = ready.side.rawValue
+            var notes: [String] = []
+            if ready.proven > 0 { notes.append("proven \(ready.proven)") }
+            if ready.slowConnects > 0 { notes.append("slow_connect \(ready.slowConnects)") }
+            if ready.failedConnects > 0 { notes.append("connect attempts failed \(ready.failedConnects)") }
+            if ready.failedProbes > 0 { notes.append("probe_failed \(ready.failedProbes)") }
+            if ready.closesConnections { notes.append("closes connections after each answer") }
+            let during = ["reconnect_\(name)", "reconnect_between_\(name)", "reconnect_idle_\(name)", "connect_failed_\(name)"]
+                .filter { counters[$0] > 0 }.map { "\($0.replacingOccurrences(of: "_\(name)", with: "")) \(counters[$0])" }
+            text += "  \(name.padding(toLength: 10, withPad: " ", startingAt: 0)) connections \(ready.ready)/\(ready.lanes) ready before the clock "
+            text += String(format: "(%.2f s%@)", ready.seconds, notes.isEmpty ? "" : "; " + notes.joined(separator: ", "))
+            text += during.isEmpty ? "\n" : "; during the run: \(during.joined(separator: ", "))\n"
+        }
         return text
     }
 
