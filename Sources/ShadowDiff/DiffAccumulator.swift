@@ -22,6 +22,8 @@ public struct DiffAccumulator: Sendable {
     private var rulesApplied: [RulePreset: Int64] = [:]
     private var tallies: [Comparison: ComparisonTally] = [:]
     private var errors: [Side: [String: Int64]] = [:]
+    private var errorTally = ErrorTally()
+    private var errorPairs: Int64 = 0
     private var unparsable: [String: DiffSummary.Unparsable] = [:]
     private var latency = LatencySamples()
     /// Endpoint names of the (method, target) pairs seen, so that each is worked out once; at most
@@ -52,10 +54,17 @@ public struct DiffAccumulator: Sendable {
             incomplete += 1
             return
         }
+        errorTally.add(baseline: baseline, candidate: candidate, secondary: results[.secondary])
+        let endpoint = endpointName(request)
+        // A side that failed gave no decision: the error gate judges the pair, not the mismatch rate.
+        guard baseline.error == nil, candidate.error == nil else {
+            errorPairs += 1
+            latency.add(endpoint: endpoint, baseline: baseline, candidate: candidate, secondary: nil)
+            return
+        }
         pairs += 1
         let preset = rules.preset.resolved(for: request)
         rulesApplied[preset, default: 0] += 1
-        let endpoint = endpointName(request)
         let location = Location(endpoint: endpoint, exchange: exchangeID, pass: pass)
 
         func prepare(_ result: SideResult) -> PreparedAnswer {
@@ -63,7 +72,7 @@ public struct DiffAccumulator: Sendable {
         }
         let b = prepare(baseline)
         tally(.candidate, b, prepare(candidate), preset: preset, at: location)
-        if let secondary = results[.secondary] {
+        if let secondary = results[.secondary], secondary.error == nil {
             tally(.noise, b, prepare(secondary), preset: preset, at: location)
         }
         if let production, production.0 != nil || production.failure != nil {
@@ -77,6 +86,7 @@ public struct DiffAccumulator: Sendable {
     public func finish() -> DiffSummary {
         var out = DiffSummary(rules: rules)
         out.pairs = pairs
+        out.errorPairs = errorPairs
         out.incomplete = incomplete
         out.rulesApplied = Dictionary(uniqueKeysWithValues: rulesApplied.map { ($0.key.rawValue, $0.value) })
         let noise = tallies[.noise]
@@ -100,6 +110,7 @@ public struct DiffAccumulator: Sendable {
                 groups: summary.groups, noisyGroups: summary.noisyGroups)
         }
         out.errors = Dictionary(uniqueKeysWithValues: errors.map { ($0.key.rawValue, $0.value) })
+        out.errorVerdict = errorTally.judge(maxExcessRate: rules.maxErrorRate)
         out.unparsable = unparsable
         out.latency = latency.judge(rules: rules)
         out.gates = gates(out)
@@ -141,6 +152,7 @@ public struct DiffAccumulator: Sendable {
         var gates = [DiffSummary.Gate(
             name: "mismatch rate", limit: percent(rules.maxMismatchRate), value: percent(s.mismatchRate),
             passed: s.mismatchRate <= rules.maxMismatchRate)]
+        gates.append(s.errorVerdict.gate())
         gates += s.latency.gateLines(rules.latency)
         return gates
     }

@@ -111,8 +111,11 @@ public struct DiffRules: Sendable, Codable, Equatable {
     /// OpenRTB prices within this relative difference are equal (0.0001 = 0.01%).
     public var priceTolerance = 0.0001
     public var noise = NoiseThresholds()
-    /// Gate: the largest share of pairs with a reported difference.
+    /// Gate: the largest share of pairs (both sides answered) with a reported difference.
     public var maxMismatchRate = 0.001
+    /// Gate: the largest excess of the candidate's error rate over the baseline's, judged at the
+    /// lower bound of its 95% interval.
+    public var maxErrorRate = 0.001
     /// Gates on latency percentiles, judged with confidence intervals.
     public var latency: [LatencyThreshold] = DiffRules.defaultLatency
     /// Bootstrap resamples for latency intervals, and their seed.

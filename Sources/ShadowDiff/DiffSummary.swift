@@ -2,13 +2,15 @@
 /// was, latency verdicts and gates. Encoded as the JSON report's `diff`; `schema` names its
 /// version and docs/REPORT.md documents every field.
 public struct DiffSummary: Sendable, Codable {
-    public static let schemaName = "shadowdiff.diff/2"
+    public static let schemaName = "shadowdiff.diff/3"
 
     public var schema = DiffSummary.schemaName
     /// The rules, thresholds and gates this diff applied.
     public var rules: DiffRules
-    /// Baseline–candidate pairs compared (one per exchange and pass).
+    /// Baseline–candidate pairs compared (one per exchange and pass), both sides having answered.
     public var pairs: Int64 = 0
+    /// Pairs where baseline or candidate failed: not compared for decisions, judged by `errorVerdict`.
+    public var errorPairs: Int64 = 0
     /// Pairs without a reported (significant) mismatch.
     public var matched: Int64 = 0
     /// Pairs with at least one reported mismatch.
@@ -32,6 +34,8 @@ public struct DiffSummary: Sendable, Codable {
     public var production: ProductionComparison?
     /// Failed requests per side and error kind.
     public var errors: [String: [String: Int64]] = [:]
+    /// The candidate's failures against the baseline's, per kind, with intervals: the error gate.
+    public var errorVerdict: ErrorSection
     /// Bodies that should be JSON and are not, per side (`production` included).
     public var unparsable: [String: Unparsable] = [:]
     public var truncated = Truncation()
@@ -41,6 +45,7 @@ public struct DiffSummary: Sendable, Codable {
 
     public init(rules: DiffRules) {
         self.rules = rules
+        errorVerdict = ErrorSection(maxExcessRate: rules.maxErrorRate)
     }
 
     public struct KindCount: Sendable, Codable {

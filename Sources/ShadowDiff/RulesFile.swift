@@ -18,6 +18,7 @@ import Yams
 /// noise: {relative: 0.2, absolute: 0.0003}
 /// gates:
 ///   max_mismatch_rate: 0.001
+///   max_error_rate: 0.001
 ///   latency:
 ///     - {percentile: 99, relative: 0.05, absolute_ms: 1}
 ///     - {percentile: 50, relative: 0.05, absolute_ms: 0.5}
@@ -146,9 +147,12 @@ public enum RulesFile {
                         else { rules.noise.absolute = try number(v, "noise.absolute") }
                     }
                 case "gates":
-                    for (k, v) in try mapping(value, "gates", keys: ["max_mismatch_rate", "latency"]) {
-                        if k == "max_mismatch_rate" { rules.maxMismatchRate = try number(v, "gates.max_mismatch_rate") }
-                        else { rules.latency = try list(v, "gates.latency").map { (n) throws(RulesFileError) in try latency(n) } }
+                    for (k, v) in try mapping(value, "gates", keys: ["max_mismatch_rate", "max_error_rate", "latency"]) {
+                        switch k {
+                        case "max_mismatch_rate": rules.maxMismatchRate = try number(v, "gates.max_mismatch_rate")
+                        case "max_error_rate": rules.maxErrorRate = try number(v, "gates.max_error_rate")
+                        default: rules.latency = try list(v, "gates.latency").map { (n) throws(RulesFileError) in try latency(n) }
+                        }
                     }
                 case "bootstrap":
                     for (k, v) in try mapping(value, "bootstrap", keys: ["resamples", "seed"]) {

@@ -348,6 +348,25 @@ public struct HTMLReport: Sendable {
     private func errors(_ page: inout Page) {
         page.raw("<section id=\"errors\">\n")
         page.element("h2", "Errors, drops and what was not compared")
+        let verdict = summary.errorVerdict
+        let comparisons = [verdict.any].compactMap { $0 } + verdict.kinds
+        if !summary.errors.isEmpty, !comparisons.isEmpty {
+            page.element("p", "Errors are judged apart from decisions: \(summary.errorPairs) pairs where baseline or candidate failed "
+                + "were not compared. " + ReportText.errorVerdict(verdict) + ".")
+            page.raw("<table><thead><tr><th>error kind</th><th class=\"n\">baseline</th><th class=\"n\">candidate</th>"
+                + "<th class=\"n\">excess</th><th>95% interval</th><th>verdict</th></tr></thead><tbody>\n")
+            for c in comparisons {
+                page.raw("<tr>")
+                page.cell(c.kind)
+                page.cell("\(c.baselineFailed)", class: "n")
+                page.cell("\(c.candidateFailed)", class: "n")
+                page.cell(ReportText.signedPct(c.excessRate), class: "n")
+                page.cell("[\(ReportText.signedPct(c.low)), \(ReportText.signedPct(c.high))]")
+                page.cell(c.regressed ? "regressed" : "ok")
+                page.raw("</tr>\n")
+            }
+            page.raw("</tbody></table>\n")
+        }
         var rows: [(String, String, String)] = []
         for (side, kinds) in summary.errors.sorted(by: { $0.key < $1.key }) {
             for (kind, count) in kinds.sorted(by: { $0.key < $1.key }) { rows.append((side, kind, "\(count)")) }

@@ -37,6 +37,7 @@ public enum JUnitReport {
             Suite(name: "shadowdiff.gates", cases: gateCases(summary.gates)),
             Suite(name: "shadowdiff.latency", cases: latencyCases(summary.latency, thresholds: summary.rules.latency)),
             Suite(name: "shadowdiff.decisions", cases: decisionCases(summary, redaction: redaction)),
+            Suite(name: "shadowdiff.errors", cases: errorCases(summary.errorVerdict)),
         ]
         let tests = suites.map(\.cases.count).reduce(0, +)
         let failures = suites.map(\.failures).reduce(0, +)
@@ -47,6 +48,17 @@ public enum JUnitReport {
             out += xml(suite, timestamp: facts.startedAt, properties: index == 0 ? properties(facts) : [])
         }
         return out + "</testsuites>\n"
+    }
+
+    /// One test case per error kind either side had (none when nothing failed): failed when the
+    /// candidate's excess error rate regressed.
+    static func errorCases(_ e: ErrorSection) -> [TestCase] {
+        e.kinds.map { c in
+            let text = ReportText.errorComparison(c) + " (limit \(ReportText.pct(e.maxExcessRate)) at the 95% lower bound)"
+            return c.regressed
+                ? TestCase(name: c.kind, failure: Failure(message: "\(c.kind): regressed: \(text)", body: text))
+                : TestCase(name: c.kind, output: "ok: " + text)
+        }
     }
 
     static func gateCases(_ gates: [DiffSummary.Gate]) -> [TestCase] {

@@ -101,7 +101,16 @@ public enum MarkdownReport {
         lines += s.unparsable.sorted { $0.key < $1.key }.map { side, u in
             "- \(escape(side)): \(u.count) bodies not JSON (first: \(escape(ReportText.clip(u.firstReason))))"
         }
-        return lines.isEmpty ? nil : "**Errors**\n\n" + lines.joined(separator: "\n")
+        guard !lines.isEmpty else { return nil }
+        let e = s.errorVerdict
+        let rows = ([e.any].compactMap { $0 } + e.kinds).map { c in
+            [escape(c.kind), "\(c.baselineFailed)", "\(c.candidateFailed)", ReportText.signedPct(c.excessRate),
+             "[\(ReportText.signedPct(c.low)), \(ReportText.signedPct(c.high))]", c.regressed ? "**FAIL**" : "pass"]
+        }
+        return "**Errors** (judged apart from decisions: \(s.errorPairs) pairs where a side failed were not compared)\n\n"
+            + lines.joined(separator: "\n") + "\n\n"
+            + table(["kind", "baseline", "candidate", "excess", "95% interval", "result"], rows) + "\n\n"
+            + escape(ReportText.errorVerdict(e))
     }
 
     /// A table whose cells are already escaped; every row gets as many cells as the header.

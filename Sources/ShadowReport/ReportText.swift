@@ -27,6 +27,28 @@ enum ReportText {
 
     static func pct(_ x: Double) -> String { String(format: "%.2f%%", x * 100) }
 
+    /// A percentage with its sign: `+1.00%`.
+    static func signedPct(_ x: Double) -> String { String(format: "%+.2f%%", x * 100) }
+
+    /// One error comparison: each side's failures and the candidate's excess with its interval,
+    /// e.g. `candidate 10 (1.00%), baseline 0 (0.00%): excess +1.00% [+0.39%, +1.83%]`.
+    static func errorComparison(_ c: ErrorSection.Comparison, other: String = "candidate") -> String {
+        let n = Double(max(1, c.pairs))
+        return "\(other) \(c.candidateFailed) (\(pct(Double(c.candidateFailed) / n))), baseline \(c.baselineFailed) "
+            + "(\(pct(Double(c.baselineFailed) / n))): excess \(signedPct(c.excessRate)) [\(signedPct(c.low)), \(signedPct(c.high))]"
+    }
+
+    /// The error gate's verdict in words.
+    static func errorVerdict(_ e: ErrorSection) -> String {
+        let limit = pct(e.maxExcessRate)
+        if e.regressed {
+            let kinds = e.kinds.filter(\.regressed).map(\.kind)
+            return "FAIL: the candidate fails more than the baseline by over \(limit) at the 95% lower bound"
+                + (kinds.isEmpty ? "" : " (" + kinds.joined(separator: ", ") + ")")
+        }
+        return "pass: no evidence that the candidate fails more than the baseline by over \(limit)"
+    }
+
     /// Milliseconds with three decimals, signed when `signed`: `+0.125`.
     static func ms(_ ns: Double, signed: Bool = false) -> String {
         String(format: signed ? "%+.3f" : "%.3f", ns / 1e6)

@@ -65,7 +65,7 @@ public enum TerminalReport {
         line("  candidate \(facts.candidate)")
         if let secondary = facts.secondary { line("  secondary \(secondary)") }
         line()
-        line("pairs compared   \(s.pairs)")
+        line("pairs compared   \(s.pairs)" + (s.errorPairs > 0 ? " (and \(s.errorPairs) where a side failed: see errors)" : ""))
         line("matched          \(s.matched)")
         line("mismatched       \(s.mismatched) (\(ReportText.pct(s.mismatchRate)))")
         if s.incomplete > 0 { line("incomplete       \(s.incomplete) (a side has no result; not compared)") }
@@ -79,10 +79,17 @@ public enum TerminalReport {
         }
         if !s.errors.isEmpty {
             line()
-            line("errors")
+            line("errors (judged apart from decisions: \(s.errorPairs) pairs where a side failed were not compared)")
             for (side, kinds) in s.errors.sorted(by: { $0.key < $1.key }) {
                 line("  \(side.padding(10)) " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
             }
+            for c in [s.errorVerdict.any].compactMap({ $0 }) + s.errorVerdict.kinds {
+                line("  \(c.kind.padding(20)) " + ReportText.errorComparison(c) + (c.regressed ? "  REGRESSED" : ""))
+            }
+            if let secondary = s.errorVerdict.secondary {
+                line("  \("noise (secondary)".padding(20)) " + ReportText.errorComparison(secondary, other: "secondary"))
+            }
+            line("  " + ReportText.errorVerdict(s.errorVerdict))
         }
         if !s.unparsable.isEmpty {
             line()

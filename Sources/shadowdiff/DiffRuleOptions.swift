@@ -40,8 +40,11 @@ struct DiffRuleOptions: ParsableArguments {
     @Option(help: "Noise: a difference must exceed the noise rate by this share of pairs (default 0.0003).")
     var noiseAbsolute: Double?
 
-    @Option(help: "Gate: largest share of pairs with a reported mismatch (default 0.001 = 0.1%).")
+    @Option(help: "Gate: largest share of pairs (both sides answered) with a reported mismatch (default 0.001 = 0.1%).")
     var maxMismatchRate: Double?
+
+    @Option(help: "Gate: largest excess of the candidate's error rate over the baseline's, at the 95% lower bound of its interval (default 0.001 = 0.1%).")
+    var maxErrorRate: Double?
 
     @Option(help: "Gate: candidate p50 may exceed baseline p50 by this fraction (default 0.05)...")
     var maxP50Regression: Double?
@@ -65,7 +68,7 @@ struct DiffRuleOptions: ParsableArguments {
     var examples: Int?
 
     func validate() throws {
-        let fractions = [("--max-mismatch-rate", maxMismatchRate), ("--max-p50-regression", maxP50Regression),
+        let fractions = [("--max-mismatch-rate", maxMismatchRate), ("--max-error-rate", maxErrorRate), ("--max-p50-regression", maxP50Regression),
                          ("--max-p99-regression", maxP99Regression), ("--price-tolerance", priceTolerance),
                          ("--min-p50-regression-ms", minP50RegressionMs), ("--min-p99-regression-ms", minP99RegressionMs),
                          ("--noise-relative", noiseRelative), ("--noise-absolute", noiseAbsolute)]
@@ -122,6 +125,7 @@ struct DiffRuleOptions: ParsableArguments {
         if let noiseRelative { r.noise.relative = noiseRelative }
         if let noiseAbsolute { r.noise.absolute = noiseAbsolute }
         if let maxMismatchRate { r.maxMismatchRate = maxMismatchRate }
+        if let maxErrorRate { r.maxErrorRate = maxErrorRate }
         func gate(_ percentile: Double, relative: Double?, absoluteMs: Double?) {
             guard relative != nil || absoluteMs != nil else { return }
             let index = r.latency.firstIndex { $0.percentile == percentile } ?? {

@@ -177,6 +177,13 @@ final class RunningBidder {
         try RunningBidder(executable: "/usr/bin/python3", arguments: [Harness.root + "/fixtures/bad-upstream.py"] + arguments)
     }
 
+    /// fixtures/threading_bidder.py: an OpenRTB bidder on Python's ThreadingHTTPServer (listen
+    /// backlog 5, head and body in two writes: about 40 ms per answer). `arguments`: e.g.
+    /// `--timeout-percent 1`.
+    static func threadingBidder(_ arguments: [String] = []) throws -> RunningBidder {
+        try RunningBidder(executable: "/usr/bin/python3", arguments: [Harness.root + "/fixtures/threading_bidder.py"] + arguments)
+    }
+
     /// Starts `executable`, which must print `listening on HOST:PORT` as its first line.
     init(executable: String, arguments: [String]) throws {
         process = Harness.process(executable, arguments)

@@ -93,10 +93,11 @@ private func result(_ side: Side, _ body: String, status: Int = 200, latencyMs: 
         accumulator.add(exchangeID: 2, request: request, results: [.baseline: result(.baseline, "{}"), .candidate: failed])
         accumulator.add(exchangeID: 3, request: request, results: [.baseline: result(.baseline, "{}"), .candidate: result(.candidate, "{oops")])
         let s = accumulator.finish()
-        #expect(s.incomplete == 1 && s.pairs == 2 && s.mismatched == 2)
+        // The timed-out pair is judged by the error gate, not compared for decisions.
+        #expect(s.incomplete == 1 && s.pairs == 1 && s.errorPairs == 1 && s.mismatched == 1)
         #expect(s.errors == ["candidate": ["timeout": 1]])
         #expect(s.unparsable["candidate"]?.count == 1 && s.unparsable["candidate"]?.examples == [3])
-        #expect(Set(s.kinds.map(\.kind)) == [.error, .unparsable])
+        #expect(Set(s.kinds.map(\.kind)) == [.unparsable])
     }
 
     @Test func examplesAreCappedButCountsAreNot() {
@@ -134,9 +135,9 @@ private func result(_ side: Side, _ body: String, status: Int = 200, latencyMs: 
         #expect(s.latency.endpoints.map(\.regressed) == [false, true])
         #expect(s.latency.secondary?.pairCount == 4_000)
         #expect(s.latency.secondary?.percentileDeltas.allSatisfy { abs($0.estimateNs ?? 1e9) < 100_000 } == true)
-        #expect(s.gates.map(\.name) == ["mismatch rate", "latency p50", "latency p99"])
-        #expect(s.gates.map(\.passed) == [true, false, false])
-        #expect(s.gates[1].value.contains("regressed: POST /slow"))
+        #expect(s.gates.map(\.name) == ["mismatch rate", "error rate", "latency p50", "latency p99"])
+        #expect(s.gates.map(\.passed) == [true, true, false, false])
+        #expect(s.gates[2].value.contains("regressed: POST /slow"))
         #expect(!s.passed)
     }
 
@@ -170,5 +171,51 @@ private func result(_ side: Side, _ body: String, status: Int = 200, latencyMs: 
             return accumulator.finish().gates.last?.value
         }
         #expect(run() != nil && run() == run())
+    }
+}
+
+/// Errors are judged apart from decisions: a failed side's pair is left out of the mismatch rate
+/// and counted for the error gate, per kind, with the candidate's excess over the baseline.
+@Suite struct ErrorGateTests {
+    private func failed(_ side: Side, _ kind: ReplayErrorKind) -> SideResult {
+        SideResult(exchangeID: 0, side: side, response: nil, firstByteNs: nil, latencyNs: nil, error: kind, errorMessage: "x")
+    }
+
+    /// 1,000 pairs: the candidate times out on `candidateTimeouts` of them, the baseline resets on `baselineResets`.
+    private func run(candidateTimeouts: Int, baselineResets: Int = 0) -> DiffSummary {
+        var accumulator = DiffAccumulator(rules: DiffRules())
+        for i in 0..<1_000 {
+            let ok = #"{"a":1}"#
+            let results: [Side: SideResult] = [
+                .baseline: i >= 1_000 - baselineResets ? failed(.baseline, .connectionReset) : result(.baseline, ok),
+                .candidate: i < candidateTimeouts ? failed(.candidate, .timeout) : result(.candidate, ok),
+            ]
+            accumulator.add(exchangeID: Int64(i + 1), request: request, results: results)
+        }
+        return accumulator.finish()
+    }
+
+    @Test func failedPairsAreNotDecisionMismatches() {
+        let s = run(candidateTimeouts: 2)
+        #expect(s.pairs == 998 && s.errorPairs == 2 && s.mismatched == 0 && s.groups.isEmpty)
+        #expect(s.errorVerdict.any?.candidateFailed == 2 && s.errorVerdict.any?.baselineFailed == 0)
+        #expect(s.errorVerdict.regressed == false && s.passed, "two timeouts in 1,000 are no evidence: \(s.gates)")
+    }
+
+    @Test func onePercentOfCandidateTimeoutsFailsTheErrorGateOnly() {
+        let s = run(candidateTimeouts: 10)
+        #expect(!s.passed)
+        #expect(s.gates.first { $0.name == "mismatch rate" }?.passed == true)
+        #expect(s.gates.first { $0.name == "error rate" }?.passed == false)
+        #expect(s.errorVerdict.kinds.map(\.kind) == ["timeout"] && s.errorVerdict.kinds[0].regressed)
+        #expect(s.errors["candidate"]?["timeout"] == 10)
+    }
+
+    @Test func eachKindIsJudgedOnItsOwn() {
+        let s = run(candidateTimeouts: 0, baselineResets: 10)
+        #expect(s.errorVerdict.kinds.map(\.kind) == ["connection_reset"])
+        let reset = s.errorVerdict.kinds[0]
+        #expect(reset.baselineFailed == 10 && reset.candidateFailed == 0 && reset.excessRate < 0 && !reset.regressed)
+        #expect(s.passed, "a baseline that fails more is no regression of the candidate")
     }
 }

@@ -98,10 +98,12 @@ private func tables(_ markdown: String) -> [[Substring]] {
 
 @Suite struct CIReportsTests {
     @Test func fixtureRunsAreWhatTheTestsAssume() {
-        #expect(!failing.passed && failing.gates.map(\.passed) == [false, false, false])
+        #expect(!failing.passed && failing.gates.map(\.passed) == [false, true, false, false])
         #expect(failing.latency.endpoints.map(\.endpoint) == ["POST /bid", "POST /win"])
         #expect(failing.latency.endpoints.map(\.regressed) == [true, false])
-        #expect(Set(failing.groups.map(\.field)) == ["/price", "/user/user_token", "error"])
+        // The pair whose candidate timed out is judged by the error gate, not compared for decisions.
+        #expect(Set(failing.groups.map(\.field)) == ["/price", "/user/user_token"])
+        #expect(failing.errorPairs == 1 && failing.errorVerdict.kinds.map(\.kind) == ["timeout"])
         #expect(passing.passed && passing.groups.isEmpty)
     }
 
@@ -113,7 +115,7 @@ private func tables(_ markdown: String) -> [[Substring]] {
         let failures = try elements(doc, "//testcase/failure")
         #expect(attribute(root, "tests") == "\(cases.count)" && attribute(root, "failures") == "\(failures.count)")
         let suites = try elements(doc, "/testsuites/testsuite")
-        #expect(suites.map { attribute($0, "name") } == ["shadowdiff.gates", "shadowdiff.latency", "shadowdiff.decisions"])
+        #expect(suites.map { attribute($0, "name") } == ["shadowdiff.gates", "shadowdiff.latency", "shadowdiff.decisions", "shadowdiff.errors"])
         for suite in suites {
             let own = suite.elements(forName: "testcase")
             #expect(attribute(suite, "tests") == "\(own.count)")
@@ -121,8 +123,8 @@ private func tables(_ markdown: String) -> [[Substring]] {
             #expect(attribute(suite, "timestamp") == facts.startedAt && attribute(suite, "time") == "0")
             #expect(own.allSatisfy { attribute($0, "time") == "0" && attribute($0, "classname") == attribute(suite, "name") })
         }
-        // gates 3 + latency (overall, /bid, /win) × (p50, p99) 6 + decisions (/bid, /win) 2
-        #expect(cases.count == 11)
+        // gates 4 + latency (overall, /bid, /win) × (p50, p99) 6 + decisions (/bid, /win) 2 + errors (timeout) 1
+        #expect(cases.count == 13)
         #expect(try elements(doc, "//skipped").isEmpty)
     }
 
@@ -160,8 +162,8 @@ private func tables(_ markdown: String) -> [[Substring]] {
         let doc = try parse(JUnitReport.render(failing, facts: facts, redaction: .none))
         let bid = try #require(try testCase(doc, "shadowdiff.decisions", "POST /bid"))
         let failure = try #require(bid.elements(forName: "failure").first)
-        #expect(attribute(failure, "message")?.contains("/price 10.00%") == true)
-        #expect(attribute(failure, "message")?.contains("/user/user_token 20.00%") == true)
+        #expect(attribute(failure, "message")?.contains("/price 10.01%") == true)
+        #expect(attribute(failure, "message")?.contains("/user/user_token 20.02%") == true)
         #expect(failure.stringValue?.contains("e.g. #") == true && failure.stringValue?.contains("1 → 2") == true)
         let win = try #require(try testCase(doc, "shadowdiff.decisions", "POST /win"))
         #expect(win.elements(forName: "failure").isEmpty)
@@ -192,7 +194,7 @@ private func tables(_ markdown: String) -> [[Substring]] {
         }
         #expect(markdown.contains("&lt;/testcase&gt;&lt;script&gt;") && markdown.contains("&quot;") == false)
         let found = tables(markdown)
-        #expect(found.count == 3)
+        #expect(found.count == 4)
         for table in found {
             let cells = Set(table.map { cellSeparators(String($0)) })
             #expect(cells.count == 1, "rows with different cell counts: \(table)")
@@ -224,18 +226,18 @@ private func tables(_ markdown: String) -> [[Substring]] {
         let markdown = MarkdownReport.render(failing, facts: facts, htmlPath: "out/report.html")
         let lines = markdown.split(separator: "\n")
         #expect(lines.first == "### ❌ do not ship: failed mismatch rate, latency p50, latency p99")
-        #expect(markdown.contains("Run **r1**: 2400 pairs") && markdown.contains("baseline http\\://127.0.0.1\\:8081"))
+        #expect(markdown.contains("Run **r1**: 2399 pairs") && markdown.contains("baseline http\\://127.0.0.1\\:8081"))
         #expect(markdown.contains("| mismatch rate | 10% | 0.1% | **FAIL** |"))
         #expect(lines.contains { $0.hasPrefix("| POST /bid | 1199 |") && $0.hasSuffix("| **regressed** p50, p99 |") })
         #expect(lines.contains { $0.hasPrefix("| POST /win | 1200 |") && $0.hasSuffix("| ok |") })
-        #expect(lines.contains { $0.hasPrefix("| POST /bid | /price | field | 120 | 10.00% | – | \\#") && $0.hasSuffix(": 1 → 2 |") })
+        #expect(lines.contains { $0.hasPrefix("| POST /bid | /price | field | 120 | 10.01% | – | \\#") && $0.hasSuffix(": 1 → 2 |") })
         #expect(markdown.contains("- candidate: timeout 1"))
         #expect(lines.last == "Full report: out/report.html")
     }
 
     @Test func passingMarkdownShowsShip() {
         let markdown = MarkdownReport.render(passing, facts: facts)
-        #expect(markdown.hasPrefix("### ✅ ship: all 3 gates passed\n"))
+        #expect(markdown.hasPrefix("### ✅ ship: all 4 gates passed\n"))
         #expect(markdown.contains("No mismatches beyond noise.") && !markdown.contains("FAIL") && !markdown.contains("Full report"))
     }
 
