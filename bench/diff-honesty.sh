@@ -4,12 +4,15 @@
 # SEED) are recorded through `shadowdiff capture mirror`; then, against fixture-bidder builds whose
 # behaviour is known (fixtures/README.md, "Injected faults"):
 #   A/A       RUNS seeded runs, candidate = a second `--build baseline` instance, a third as
-#             --secondary; each diffed with --rules openrtb and --rules json. Counts runs whose
+#             --secondary; each diffed with the default gates (counts runs that exit 0: goal all),
+#             and with --rules openrtb and --rules json. Counts runs whose
 #             latency verdict says regressed (overall or for an endpoint: the false-positive rate,
 #             goal <= 5%) and runs with a candidate difference after noise rules (goal 0).
 #   latency   RUNS seeded runs, candidate = `--build baseline --inject-delay-us 1000
 #             --inject-percent 10`, same baseline and secondary: runs whose overall latency
 #             verdict says regressed (the detection rate, goal >= 95%), and which gates did.
+#   nginx A/A RUNS seeded runs against two nginx answering alike (no secondary), default gates:
+#             runs whose diff exits 0 (goal all).
 #   flips     one run, candidate = `--build baseline --flip-percent 0.1`: the exchanges where the
 #             baseline bid and "<request id>#flip" is chosen, computed here from the database,
 #             against the decision mismatches the diff lists (--examples large enough for all).
@@ -95,9 +98,19 @@ print(int(regressed), int(lat["overall"]["regressed"]), len(d["groups"]), len(d[
 EOF
 }
 
-aa_regressed=0; aa_openrtb_diff=0; aa_json_diff=0; aa_json_no_noise=0
+# exit_of RUN SEED [FLAGS...]: the exit code of `shadowdiff diff` with the default gates (0: pass, 1: a gate crossed).
+exit_of() {
+    local run=$1 seed=$2 rc=0
+    shift 2
+    "$bin/shadowdiff" diff --db "$db" --run "$run" --seed "$seed" "$@" >"$work/diff.out" 2>&1 || rc=$?
+    [ "$rc" -le 1 ] || { echo "diff $run failed (exit $rc):" >&2; cat "$work/diff.out" >&2; exit 1; }
+    echo "$rc"
+}
+
+aa_regressed=0; aa_openrtb_diff=0; aa_json_diff=0; aa_json_no_noise=0; aa_exit0=0; aa_failed_gates=""
 for seed in $(seq "$RUNS"); do
     replay "aa-$seed" "$seed" "$aa_port"
+    if [ "$(exit_of "aa-$seed" "$seed")" = 0 ]; then aa_exit0=$((aa_exit0 + 1)); else aa_failed_gates+="$(grep -o 'FAIL  [a-z0-9 ]*' "$work/diff.out" | tr '\n' ';') "; fi
     json=$(diff_run "aa-$seed" "$seed" --rules openrtb --rules-file "$gates")
     v=$(verdict "$json"); read -r any _ groups _ <<<"$v"
     aa_regressed=$((aa_regressed + any)); [ "$groups" -eq 0 ] || aa_openrtb_diff=$((aa_openrtb_diff + 1))
@@ -118,6 +131,19 @@ gates = json.load(open(sys.argv[1]))["diff"]["latency"]["overall"]["gates"]
 hit = {g["gate"]["percentile"] for g in gates if g["regressed"]}
 print(int("p95" in hit), int("p99" in hit))' "$json")
     p95_detected=$((p95_detected + p95)); p99_detected=$((p99_detected + p99))
+done
+
+# A/A against nginx: two nginx (one worker each) answering every request alike, default gates,
+# the same replay settings (no secondary).
+. bench/lib/nginx.sh
+start_target_nginx "$work"
+nginx_exit0=0
+for seed in $(seq "$RUNS"); do
+    if ! "$bin/shadowdiff" replay --db "$db" --baseline "http://127.0.0.1:$port_a" --candidate "http://127.0.0.1:$port_b" \
+        --run "nginx-aa-$seed" --concurrency "$CONCURRENCY" --seed "$seed" >"$work/replay.out" 2>&1; then
+        echo "replay nginx-aa-$seed failed:" >&2; cat "$work/replay.out" >&2; exit 1
+    fi
+    [ "$(exit_of "nginx-aa-$seed" "$seed")" = 0 ] && nginx_exit0=$((nginx_exit0 + 1))
 done
 
 replay flips 1 "$flip_port"
@@ -152,6 +178,7 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f%%", 100 * a / b }'; }
 echo
 echo "verdict honesty: $RUNS runs per verdict, $(thousands "$REQUESTS") distinct requests per run, replay --concurrency $CONCURRENCY, diff gates p50 max(5%, 0.5 ms), p95 max(5%, $P95_MS ms), p99 max(5%, $P99_MS ms)"
 echo "  A/A false latency-regression verdicts  $aa_regressed of $RUNS  ($(pct "$aa_regressed" "$RUNS"); goal <= 5%)"
+echo "  A/A diff exit 0, default gates         fixture $aa_exit0 of $RUNS, nginx $nginx_exit0 of $RUNS  (goal: all)${aa_failed_gates:+; fixture gates failed: $aa_failed_gates}"
 echo "  A/A runs with candidate differences    openrtb $aa_openrtb_diff, json $aa_json_diff  (goal 0); json runs without noise groups: $aa_json_no_noise"
 echo "  +1 ms on 10% detected                  $detected of $RUNS  ($(pct "$detected" "$RUNS"); goal >= 95%)"
 echo "    by the p95 gate: $p95_detected, by the p99 gate: $p99_detected"
