@@ -194,7 +194,8 @@ final class Lane: @unchecked Sendable {
                 case .failure(let error):
                     links[side] = .none
                     recorder.count("connect_failed_\(settings.targets[side].side.rawValue)")
-                    lastConnectError[side] = (SideConnection.kind(of: error), "\(error)")
+                    let kind = SideConnection.kind(of: error)
+                    lastConnectError[side] = (kind, kind == .other ? "\(error)" : kind.rawValue.replacingOccurrences(of: "_", with: " "))
                 }
                 let connected = if case .ready = links[side] { true } else { false }
                 for waiter in waiters { waiter(connected) }

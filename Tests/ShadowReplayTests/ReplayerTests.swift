@@ -114,11 +114,10 @@ import Testing
     @Test func everyFaultIsRecordedWithItsKindAndTheRunGoesOn() async throws {
         try await withTemporaryDirectory { dir in
             try await withTestTarget { a in
-                let refused = try closedPort()
                 let db = try makeCapture(dir, paths: ["/echo", "/stall", "/reset", "/garbage", "/big", "/echo"])
                 let config = ReplayConfiguration(
                     run: "f", baseline: try target(.baseline, a), candidate: try target(.candidate, a),
-                    secondary: try target(.secondary, refused), timing: .concurrency(2), timeoutMs: 300, maxBodyBytes: 1000)
+                    timing: .concurrency(2), timeoutMs: 300, maxBodyBytes: 1000)
                 let outcome = try await replay(db, config)
                 #expect(outcome.run.status == "complete")
                 let rows = try storedResults(db, run: "f")
@@ -129,9 +128,56 @@ import Testing
                 #expect(baseline[4]?.error == "invalid_response")
                 #expect(baseline[5]?.error == "body_too_large")
                 #expect(baseline[6]?.status == 200)
-                #expect(rows.filter { $0.side == "secondary" }.allSatisfy { $0.error == "connection_refused" })
-                #expect(outcome.run.counters["error_secondary_connection_refused"] == 6)
                 #expect(outcome.run.counters["error_baseline_timeout"] == 1)
+                // The /reset retry set its connection up on the request's clock; every failed
+                // connection was replaced before its lane took the next request.
+                #expect(outcome.run.counters["reconnect_baseline"] == 1)
+                #expect(outcome.run.counters["reconnect_between_baseline"] >= 3)
+            }
+        }
+    }
+
+    /// Lanes are made ready before the clock: a target nobody listens on ends the run before it
+    /// starts, saying which side and how many connections, and stores nothing.
+    @Test func aTargetThatRefusesConnectionsEndsTheRunBeforeItStarts() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: ["/echo", "/echo"])
+                let refused = try closedPort()
+                let config = ReplayConfiguration(
+                    run: "r", baseline: try target(.baseline, a), candidate: try target(.candidate, a),
+                    secondary: try target(.secondary, refused), timing: .concurrency(2))
+                await #expect {
+                    _ = try await replay(db, config)
+                } throws: { error in
+                    guard case .targetUnreachable(let url, let detail) = error as? ShadowError else { return false }
+                    return url.hasSuffix(":\(refused)") && detail.hasPrefix("2 of 2 connections could not be made ready")
+                }
+                #expect(try storedResults(db, run: "r").isEmpty)
+                let run = try db.run(named: "r")
+                #expect(run.status == "failed")
+                #expect(run.counters["connect_failed_secondary"] == 6, "3 attempts for each of 2 lanes")
+            }
+        }
+    }
+
+    /// Connections made and proven before the clock: every request's latency is its own. Against
+    /// a target that closes the connection after every answer, each lane sets up its next
+    /// connection before it takes its next request, so no request is marked `reconnect`.
+    @Test func connectionsAreReadyBeforeTheClockAndReplacedBetweenRequests() async throws {
+        try await withTemporaryDirectory { dir in
+            try await withTestTarget { a in
+                let db = try makeCapture(dir, paths: Array(repeating: "/close", count: 40))
+                let config = ReplayConfiguration(
+                    run: "c", baseline: try target(.baseline, a), candidate: try target(.candidate, a), timing: .concurrency(4))
+                let outcome = try await replay(db, config)
+                #expect(outcome.run.status == "complete")
+                #expect(outcome.connections.map(\.ready) == [4, 4] && outcome.connections.map(\.proven) == [4, 4])
+                #expect(outcome.connections.allSatisfy { $0.closesConnections })
+                let rows = try storedResults(db, run: "c")
+                #expect(rows.count == 80 && rows.allSatisfy { $0.status == 200 })
+                #expect(outcome.run.counters["reconnect_baseline"] == 0 && outcome.run.counters["reconnect_candidate"] == 0)
+                #expect(outcome.run.counters["reconnect_between_baseline"] == 40)
             }
         }
     }
@@ -158,10 +204,12 @@ import Testing
     @Test func aTargetThatIsDownEndsTheRunAfterTheFailureLimit() async throws {
         try await withTemporaryDirectory { dir in
             try await withTestTarget { a in
+                // The candidate's every request is reset before any byte (on its retry too); its
+                // connections are made, unproven, before the clock.
                 let db = try makeCapture(dir, paths: Array(repeating: "/echo", count: 500))
                 let config = ReplayConfiguration(
-                    run: "d", baseline: try target(.baseline, a), candidate: try target(.candidate, try closedPort()),
-                    timing: .concurrency(2), maxFailures: 20)
+                    run: "d", baseline: try target(.baseline, a), candidate: try target(.candidate, a, "/reset"),
+                    timing: .concurrency(2), maxFailures: 20, probe: .none)
                 await #expect {
                     _ = try await replay(db, config)
                 } throws: { error in

@@ -47,11 +47,12 @@ final class TestTargetHandler: ChannelInboundHandler, @unchecked Sendable {
 
     private func answer(_ request: (path: String, host: String, body: [UInt8]), context: ChannelHandlerContext) {
         let path = request.path
-        switch path {
-        case "/stall": return
-        case "/reset":
+        if path.hasPrefix("/reset") {
             context.close(promise: nil)
             return
+        }
+        switch path {
+        case "/stall": return
         case "/garbage":
             context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "THIS IS NOT HTTP\r\n\r\n")), promise: nil)
             return
