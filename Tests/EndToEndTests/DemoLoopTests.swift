@@ -88,8 +88,8 @@ import Testing
                 """])
             #expect(slowed.stdout == "240|240\n", "every slowed request took at least 40 ms on the candidate")
             #expect(report.latency.overall?.pairs == 1040 && report.latency.overall?.regressed == true && report.latency.regressed)
-            #expect(report.gates.map(\.name) == ["mismatch rate", "latency p50", "latency p99"])
-            #expect(report.gates[0].passed == false && report.gates[2].passed == false)
+            #expect(report.gates.map(\.name) == ["mismatch rate", "error rate", "latency p50", "latency p99"])
+            #expect(report.gates[0].passed == false && report.gates[1].passed && report.gates[3].passed == false)
             #expect(!report.passed)
             #expect(diff.stdout.contains("verdict: FAIL"))
 

@@ -59,6 +59,37 @@ import Testing
         }
     }
 
+    /// `--probe 'GET /health'`: every lane proves each of its connections with that request before
+    /// the clock starts, and only then sends the capture; nginx's access log holds exactly both.
+    @Test func eachConnectionIsProvenWithTheProbeBeforeTheRun() async throws {
+        try await Harness.withTemporaryDirectory { dir in
+            let db = try capture(dir)
+            let baseline = try RunningNginx(directory: dir + "/nginx-b")
+            defer { baseline.stop() }
+            let candidate = try RunningNginx(directory: dir + "/nginx-c")
+            defer { candidate.stop() }
+            let replay = try Harness.shadowdiff(
+                "replay", "--db", db, "--baseline", baseline.url, "--candidate", candidate.url, "--run", "p",
+                "--concurrency", "6", "--probe", "GET /health")
+            #expect(replay.status == 0, "\(replay.stdout)\(replay.stderr)")
+            #expect(replay.stdout.components(separatedBy: "connections 6/6 ready before the clock").count == 3, "\(replay.stdout)")
+            let exchanges = try Harness.run("/usr/bin/sqlite3", [db, "SELECT count(*) FROM exchanges"]).stdout
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            for nginx in [baseline, candidate] {
+                let log = try String(contentsOfFile: nginx.accessLog, encoding: .utf8).split(separator: "\n")
+                let probes = log.filter { $0.contains("\"GET /health HTTP/1.1\"") }
+                #expect(probes.count == 6, "one probe per lane: \(probes.count)")
+                #expect(String(log.count - probes.count) == exchanges, "\(log.count) lines")
+                // Every probe was answered before the first captured request was sent.
+                let firstRequest = log.firstIndex { !$0.contains("GET /health") } ?? log.count
+                #expect(firstRequest == 6)
+            }
+            let bad = try Harness.shadowdiff(
+                "replay", "--db", db, "--baseline", baseline.url, "--candidate", candidate.url, "--run", "q", "--probe", "health")
+            #expect(bad.status == 2 && bad.stderr.contains("--probe: 'health' is not"), "\(bad.stderr)")
+        }
+    }
+
     @Test func aTargetGoingDownEndsWithExitThreeAndResumeFinishesTheRun() async throws {
         try await Harness.withTemporaryDirectory { dir in
             let db = try capture(dir)
