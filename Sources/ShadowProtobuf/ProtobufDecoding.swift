@@ -17,21 +17,28 @@ public enum ProtobufLimits {
     public static let defaultMaxDepth = 64
 }
 
-/// Collects field values by number and builds the message with fields in number order.
+/// Collects field values by number and builds the message with fields in number order. A declared
+/// field (named) and values of the same number that did not fit its declaration stay apart.
 struct FieldCollector {
-    private var order: [Int: Int] = [:]
+    private struct Key: Hashable {
+        var number: Int
+        var isDeclared: Bool
+    }
+
+    private var order: [Key: Int] = [:]
     private(set) var fields: [ProtobufField] = []
 
     mutating func append(_ values: [ProtobufValue], number: Int, name: String? = nil, cardinality: ProtobufField.Cardinality) {
-        if let index = order[number] {
+        let key = Key(number: number, isDeclared: name != nil)
+        if let index = order[key] {
             fields[index].values += values
         } else {
-            order[number] = fields.count
+            order[key] = fields.count
             fields.append(ProtobufField(number: number, name: name, cardinality: cardinality, values: values))
         }
     }
 
     func message(typeName: String?, finish: (ProtobufField) -> ProtobufField) -> ProtobufMessage {
-        ProtobufMessage(typeName: typeName, fields: fields.map(finish).sorted { $0.number < $1.number })
+        ProtobufMessage(typeName: typeName, fields: fields.map(finish).sorted { ($0.number, $0.name == nil ? 1 : 0) < ($1.number, $1.name == nil ? 1 : 0) })
     }
 }

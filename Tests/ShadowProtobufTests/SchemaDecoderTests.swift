@@ -102,6 +102,12 @@ import Testing
         ]))
     }
 
+    @Test func aDeclaredFieldAndValuesOfItsNumberThatDoNotFitStayApart() throws {
+        let decoder = try #require(Fixtures.openRTB.decoder(for: Fixtures.bidResponse))
+        let tree = try decoder.decode(TestEncoder.build { $0.varintField(6, 2); $0.stringField(6, "two"); $0.varintField(6, 3) }).tree
+        #expect(tree == .object([.init(key: "nbr", value: .number(.int(3))), .init(key: "6", value: .string("two"))]))
+    }
+
     @Test func unknownEnumNumbersAreKeptAsNumbers() throws {
         let decoder = try #require(Fixtures.testSchema.decoder(for: "shadowdiff.test.Scalars"))
         #expect(try decoder.decode(TestEncoder.build { $0.varintField(16, 9) }).tree["color"] == .number(.int(9)))
