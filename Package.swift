@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", exact: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -79,12 +80,17 @@ let package = Package(
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
+        // Protobuf without sockets: the wire format decoded with or without a schema (a
+        // FileDescriptorSet, read with SwiftProtobuf's descriptor types), as a value tree and as text.
+        .target(name: "ShadowProtobuf", dependencies: [
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
         // Terminal summary and JSON, HTML, Markdown and JUnit reports.
         .target(name: "ShadowReport", dependencies: ["ShadowCore", "ShadowDiff", "ShadowStats"]),
         // Every parser of untrusted bytes as a fuzz target: fuzz/ runs them under libFuzzer,
         // ShadowFuzzTargetsTests replays the committed inputs in fixtures/fuzz/.
         .target(name: "ShadowFuzzTargets", dependencies: [
-            "ShadowCore", "ShadowCapture", "ShadowHTTP1", "ShadowDiff",
+            "ShadowCore", "ShadowCapture", "ShadowHTTP1", "ShadowDiff", "ShadowProtobuf",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "shadowdiff", dependencies: [
@@ -138,6 +144,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        .testTarget(name: "ShadowProtobufTests", dependencies: ["ShadowProtobuf", "ShadowCore"]),
         .testTarget(name: "ShadowFuzzTargetsTests", dependencies: ["ShadowFuzzTargets"]),
         // Drives the built `shadowdiff` and `fixture-bidder` binaries, tcpdump and curl.
         .testTarget(name: "EndToEndTests", dependencies: ["ShadowStore", "ShadowTee"]),

@@ -111,8 +111,28 @@ def rules_seeds():
             write("rules", name.replace(".", "-"), open(f"fixtures/rules/{name}", "rb").read())
 
 
+def protobuf_input(message, descriptor=None, type_name=""):
+    if descriptor is None:
+        return b"\x00" + message
+    name = type_name.encode()
+    return b"\x01" + bytes([len(name)]) + name + struct.pack(">I", len(descriptor))[1:] + descriptor + message
+
+
+def protobuf_seeds():
+    proto = lambda name: open(f"fixtures/proto/{name}", "rb").read()
+    openrtb, test = proto("openrtb.pb"), proto("shadowtest.pb")
+    write("protobuf", "schemaless-bidresponse", protobuf_input(proto("bidresponse.bin")))
+    write("protobuf", "schemaless-legacy-group", protobuf_input(proto("legacy.bin")))
+    write("protobuf", "openrtb-bidresponse", protobuf_input(proto("bidresponse.bin"), openrtb, "com.iabtechlab.openrtb.v2.BidResponse"))
+    write("protobuf", "openrtb-bidrequest", protobuf_input(proto("bidrequest.bin"), openrtb, "com.iabtechlab.openrtb.v2.BidRequest"))
+    write("protobuf", "test-scalars", protobuf_input(proto("scalars.bin"), test, "shadowdiff.test.Scalars"))
+    write("protobuf", "test-collections", protobuf_input(proto("collections.bin"), test, "shadowdiff.test.Collections"))
+    write("protobuf", "test-legacy", protobuf_input(proto("legacy.bin"), test, "shadowdiff.test2.Legacy"))
+
+
 packet_seeds()
 tcp_seeds()
 http_seeds()
 json_seeds()
 rules_seeds()
+protobuf_seeds()

@@ -22,6 +22,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case jsonDiff = "json-diff"
     /// A rules file (YAML or JSON).
     case rules = "rules"
+    /// Protobuf bytes decoded without a schema, and with a descriptor set the input carries.
+    case protobuf = "protobuf"
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -35,6 +37,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             FramerCheck.run(bytes, isRequest: false)
         case .jsonDiff: AnswerCheck.run(bytes)
         case .rules: _ = try? RulesFile.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.yaml")
+        case .protobuf: ProtobufCheck.run(bytes)
         }
     }
 }
