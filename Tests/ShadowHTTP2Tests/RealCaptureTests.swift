@@ -156,3 +156,105 @@ struct ConnectionDriver {
         }
     }
 }
+
+/// What the real captures hold beyond counts, and HPACK checked against NIOHPACK's decoder.
+@Suite struct RealCaptureDetailTests {
+    static func exchanges(_ capture: String) throws -> [HTTP2Exchange] {
+        try CapturedConnection.connections(of: capture).flatMap { ConnectionDriver($0).exchanges }
+    }
+
+    static let fromStart = [
+        "grpc-client-streaming-go", "grpc-unary-node-via-http-connect-proxy", "h2c-doh-post-34streams",
+        "h2c-ipv6-loopback-nghttpd-multiplexed", "h2c-post-json-5g-sbi", "h2c-prior-knowledge-nghttp2-16k-headers-push",
+        "h2c-upgrade-101-range-mixed-h1",
+    ]
+
+    /// Every header block of the captures that start with their connections decodes to the
+    /// same fields with HPACKContext as with NIOHPACK's HPACKDecoder.
+    @Test(arguments: fromStart)
+    func everyHeaderBlockDecodesAsNIOHPACKDecodesIt(capture: String) throws {
+        var blocks = 0
+        for connection in try CapturedConnection.connections(of: capture) {
+            let streams: [HTTP2Direction: [UInt8]] = [.client: connection.bytes(of: .client), .server: connection.bytes(of: .server)]
+            var rest: [HTTP2Direction: [UInt8]] = [:]
+            for (direction, bytes) in streams {
+                var bytes = Array(bytes.dropFirst(ConnectionDriver.http1HeadLength(bytes)))
+                if bytes.starts(with: HTTP2Sniffer.clientPreface) { bytes.removeFirst(HTTP2Sniffer.clientPreface.count) }
+                rest[direction] = bytes
+            }
+            guard case .frames = HTTP2Sniffer.sniff(rest[.server]!) else { continue }
+            let frames = rest.mapValues { bytes in
+                var reader = HTTP2FrameReader(start: .frames)
+                reader.maxFrameSize = 1 << 20
+                reader.append(bytes)
+                var out: [HTTP2Frame] = []
+                while let frame = try? reader.next() { out.append(frame) }
+                return out
+            }
+            for direction in [HTTP2Direction.client, .server] {
+                let tableSize = frames[direction.other]!.lazy.compactMap { frame -> Int? in
+                    guard case .settings(let settings) = frame.payload else { return nil }
+                    return settings.last { $0.identifier == HTTP2Setting.headerTableSize }.map { Int($0.value) }
+                }.first
+                var context = HPACKContext(fromStart: true)
+                if let tableSize { context.announceTableSize(tableSize) }
+                var reference = HPACKDecoder(allocator: ByteBufferAllocator(), maxDynamicTableSize: tableSize ?? 4096, maxHeaderListSize: 1 << 20)
+                var assembler = HeaderBlockAssembler()
+                for frame in frames[direction]! {
+                    guard case .block(let block) = try assembler.accept(frame) else { continue }
+                    var copy = block.fragment
+                    let expected = try reference.decodeHeaders(from: &copy).map { "\($0.name): \($0.value)" }
+                    #expect(try context.decode(block.fragment).fields.pairs == expected, "\(capture) stream \(block.streamID)")
+                    blocks += 1
+                }
+                #expect(context.unknownEntries == 0)
+            }
+        }
+        #expect(blocks > 0)
+    }
+
+    @Test func serverPushAndAHeaderBlockOver16KiB() throws {
+        let exchanges = try Self.exchanges("h2c-prior-knowledge-nghttp2-16k-headers-push")
+        let pushed = try #require(exchanges.first { $0.pushed })
+        #expect(pushed.streamID == 2)
+        #expect(pushed.promisedOn == 13)
+        #expect(pushed.response.sawHeaders)
+        let main = try #require(exchanges.first { $0.streamID == 13 })
+        #expect(main.request.headers.wireUTF8.count > 16_000)
+        #expect(main.status == 200)
+        #expect(main.outcome == .complete)
+    }
+
+    @Test func clientStreamingCall() throws {
+        let exchange = try #require(try Self.exchanges("grpc-client-streaming-go").first)
+        let call = try #require(GRPCCall(exchange: exchange))
+        #expect(call.method == "/StreamingService/ClientStreamRPC")
+        #expect(call.requestMessages.map(\.payload.count) == [25, 25, 25])
+        #expect(call.responseMessages.map(\.payload.count) == [103])
+        #expect(call.status?.code == 0)
+        #expect(exchange.latencyNs.map { $0 >= 0 } == true)
+        let times = call.requestMessages.compactMap(\.timestampNs)
+        #expect(times.count == 3 && times == times.sorted())
+    }
+
+    @Test func unaryCallWithBinaryMetadataFromMidConnection() throws {
+        let exchange = try #require(try Self.exchanges("grpc-unary-gzip-bin-metadata-midstream").first)
+        let call = try #require(GRPCCall(exchange: exchange))
+        #expect(call.method == "/hipstershop.CartService/GetCart")
+        #expect(exchange.response.headers.first("grpc-accept-encoding")?.contains("gzip") == true)
+        #expect(call.binaryMetadata["grpc-trace-bin"]?.count == 29)
+        #expect(call.binaryMetadata["grpc-tags-bin"].map { String(decoding: $0, as: UTF8.self).contains("grpc_server_method") } == true)
+        #expect(call.status?.code == 0)
+        #expect(call.requestMessages.count == 1 && call.responseMessages.count == 1)
+    }
+
+    /// The capture starts mid-connection and loses segments: the stream was open before it began.
+    @Test func serverStreamingFromMidConnection() throws {
+        let exchanges = try Self.exchanges("grpc-server-streaming-go-midstream")
+        let exchange = try #require(exchanges.first)
+        let call = try #require(GRPCCall(exchange: exchange))
+        #expect(call.method == "/timeseriesquery.TimeSeriesQueryService/ServerStreamQuery")
+        #expect(call.responseMessages.count + call.requestMessages.count == 6)
+        #expect(call.status?.code == 0)
+    }
+}
