@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", exact: "2.4.1"),
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio-http2", exact: "1.46.0"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -45,6 +46,13 @@ let package = Package(
         .target(name: "ShadowHTTP1", dependencies: [
             "ShadowCore",
             .product(name: "NIOCore", package: "swift-nio"),
+        ]),
+        // HTTP/2 frames, header blocks, HPACK through NIOHPACK (mid-connection captures included),
+        // streams put together from both directions, gRPC message framing and metadata.
+        .target(name: "ShadowHTTP2", dependencies: [
+            "ShadowCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
         ]),
         // Sends recorded requests to baseline and candidate on a schedule, records what they answered.
         .target(name: "ShadowReplay", dependencies: [
@@ -90,7 +98,7 @@ let package = Package(
         // Every parser of untrusted bytes as a fuzz target: fuzz/ runs them under libFuzzer,
         // ShadowFuzzTargetsTests replays the committed inputs in fixtures/fuzz/.
         .target(name: "ShadowFuzzTargets", dependencies: [
-            "ShadowCore", "ShadowCapture", "ShadowHTTP1", "ShadowDiff", "ShadowProtobuf",
+            "ShadowCore", "ShadowCapture", "ShadowHTTP1", "ShadowDiff", "ShadowProtobuf", "ShadowHTTP2",
             .product(name: "NIOCore", package: "swift-nio"),
         ]),
         .executableTarget(name: "shadowdiff", dependencies: [
@@ -131,6 +139,11 @@ let package = Package(
             "ShadowHTTP1",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOEmbedded", package: "swift-nio"),
+        ]),
+        .testTarget(name: "ShadowHTTP2Tests", dependencies: [
+            "ShadowHTTP2", "ShadowCore",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHPACK", package: "swift-nio-http2"),
         ]),
         .testTarget(name: "ShadowMetricsTests", dependencies: [
             "ShadowMetrics",

@@ -14,7 +14,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(packet-decoding tcp-reassembly http1-request http1-response json-diff rules protobuf)
+[ ${#targets[@]} -gt 0 ] || targets=(packet-decoding tcp-reassembly http1-request http1-response json-diff rules protobuf http2-frames hpack)
 budget=(-max_total_time="${FUZZ_SECONDS:-60}")
 [ -n "${FUZZ_RUNS:-}" ] && budget=(-runs="$FUZZ_RUNS")
 

@@ -3,6 +3,7 @@ import ShadowCapture
 import ShadowCore
 import ShadowDiff
 import ShadowHTTP1
+import ShadowHTTP2
 
 /// Every parser shadowdiff runs on untrusted bytes, as a libFuzzer target.
 ///
@@ -24,6 +25,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case rules = "rules"
     /// Protobuf bytes decoded without a schema, and with a descriptor set the input carries.
     case protobuf = "protobuf"
+    /// HTTP/2 frames of both directions, cut into pieces, through the stream assembler.
+    case http2Frames = "http2-frames"
+    /// HPACK header blocks through one decoding context, checked against NIOHPACK's decoder.
+    case hpack = "hpack"
 
     public func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -38,6 +43,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .jsonDiff: AnswerCheck.run(bytes)
         case .rules: _ = try? RulesFile.parse(String(decoding: bytes, as: UTF8.self), file: "fuzz.yaml")
         case .protobuf: ProtobufCheck.run(bytes)
+        case .http2Frames: HTTP2Fuzzing.frames(bytes)
+        case .hpack: HTTP2Fuzzing.hpack(bytes)
         }
     }
 }
