@@ -46,6 +46,7 @@ struct ConnectionPreparation: Sendable {
         .milliseconds(Int64(max(configuration.connectTimeoutMs, 3_500)))
     }
 
+    /// Prepares every side of `lanes` (the sides in parallel) and returns how each was made ready.
     func prepare(_ lanes: [Lane], probe: [(request: ByteBuffer, kind: HTTP1RequestKind)]?) async throws -> [SideReadiness] {
         let targets = configuration.targets
         let started = MonotonicClock.now()
