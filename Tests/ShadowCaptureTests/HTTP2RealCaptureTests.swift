@@ -123,10 +123,7 @@ import Testing
 
     /// The committed nghttp/nghttpd capture (captures/README.md says how it was made).
     @Test func committedNghttpCapture() throws {
-        let path = RealCaptureTests.repositoryRoot.appendingPathComponent("captures/h2c-nghttp.pcap").path
-        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
-        let (summary, exchanges) = try importCapture(path)
-        let c = summary.counters
+        let (c, exchanges) = try RealCaptureTests.importCommitted("h2c-nghttp.pcap")
         #expect(c["packets"] == 34 && c["tcp_connections"] == 3)
         #expect(exchanges.map(\.wireProtocol) == [.h2, .h2, .http1])
         #expect(exchanges.map(\.request.method) == ["GET", "POST", "GET"])

@@ -75,6 +75,14 @@ import Testing
         return rows
     }
 
+    /// Imports a capture committed in captures/.
+    static func importCommitted(_ name: String) throws -> (Counters, [CapturedExchange]) {
+        let path = repositoryRoot.appendingPathComponent("captures/" + name).path
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let (summary, exchanges) = try importCapture(path)
+        return (summary.counters, exchanges)
+    }
+
     func requireDirectory() throws {
         var isDirectory: ObjCBool = false
         try #require(
@@ -182,10 +190,7 @@ import Testing
 
     /// The committed demo capture (captures/README.md): 104 exchanges over 8 connections.
     @Test func committedSampleCapture() throws {
-        let path = Self.repositoryRoot.appendingPathComponent("captures/sample.pcap").path
-        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
-        let (summary, exchanges) = try importCapture(path)
-        let c = summary.counters
+        let (c, exchanges) = try Self.importCommitted("sample.pcap")
         #expect(c["packets"] == 272 && c["tcp_connections"] == 8)
         #expect(exchanges.count == 104 && c["requests"] == 104 && c["responses"] == 104)
         #expect(exchanges.count { $0.response?.status == 204 } == 4)
