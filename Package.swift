@@ -34,8 +34,11 @@ let package = Package(
         .systemLibrary(name: "CShadowSys"),
         // Value types shared by every stage: exchanges, results, drop reasons.
         .target(name: "ShadowCore"),
-        // Packet decoding, TCP reassembly, HTTP/1.1 parsing, pcap file source.
-        .target(name: "ShadowCapture", dependencies: ["ShadowCore", "CLibpcap"]),
+        // Packet decoding, TCP reassembly, HTTP/1.1 parsing, HTTP/2 streams through ShadowHTTP2, pcap file source.
+        .target(name: "ShadowCapture", dependencies: [
+            "ShadowCore", "ShadowHTTP2", "CLibpcap",
+            .product(name: "NIOCore", package: "swift-nio"),
+        ]),
         // SQLite store: schema, migrations, batched writers, streaming readers.
         .target(name: "ShadowStore", dependencies: [
             "ShadowCore",

@@ -30,13 +30,13 @@ enum HTTP1ReaderEvent: Sendable, Hashable {
     /// A request head was parsed; its response will be framed by `method`.
     case requestHead(method: String, startNs: Int64)
     /// A complete message. `solicited` (responses) says whether a request head was waiting for it;
-    /// `switchesProtocol` marks a 101 or a 2xx answer to CONNECT, after which the reader stops.
+    /// `switchesProtocol` marks a 101 or a 2xx answer to CONNECT, after which the reader hands off.
     case message(HTTP1Message, solicited: Bool, switchesProtocol: Bool)
     /// A message lost after its head was reported (cut by a gap or the end, or its body over the limit).
     case dropped(solicited: Bool)
     /// A 1xx response other than 101: it answers no request.
     case interim
-    /// The connection opened with the HTTP/2 prior-knowledge preface; the reader stopped.
+    /// The HTTP/2 prior-knowledge preface where a request had to start; the reader hands off.
     case http2Preface
 }
 
@@ -53,7 +53,10 @@ enum HTTP1ReaderEvent: Sendable, Hashable {
 ///   body; 1xx other than 101 are interim and answer no request. A response learns its request's
 ///   method from `expect(method:requestStartNs:)`, fed in request order; a response that started
 ///   before the next waiting request did cannot answer it and is unsolicited.
-/// - A 101, or a 2xx to CONNECT, completes and stops the reader. A request that asks for a protocol
+/// - A 101, or a 2xx to CONNECT, completes the message and the reader hands off: the bytes after
+///   it, and everything received until `handOff()`, are kept for the next protocol's decoder (with
+///   the time of the packet they came in, holes as holes). So does the HTTP/2 preface where a request
+///   line had to be. A request that asks for a protocol
 ///   switch (CONNECT, or an `Upgrade` field) completes and then holds later bytes until `resume()`
 ///   (the switch was refused) or `stop()`; meanwhile the response side, with `holdsUnsolicited`,
 ///   holds a response that finds no request waiting. Held bytes are bounded by `maxHeaderBytes`,
@@ -78,6 +81,8 @@ struct HTTP1MessageReader {
         case untilClose
         case skipping(atLineStart: Bool)
         case held
+        /// The connection left HTTP/1.x: bytes go to `handoff`.
+        case handedOff
         case stopped
     }
 
@@ -116,6 +121,7 @@ struct HTTP1MessageReader {
     private var trailers: [HeaderField] = []
     private var candidateNs: Int64?
     private var resumeBySkipping = false
+    private var handoff: [StreamPiece] = []
     /// (Responses) hold a final response that finds no request waiting, until `resume`: the request
     /// side is holding bytes that may hold its request.
     var holdsUnsolicited = false
@@ -166,10 +172,26 @@ struct HTTP1MessageReader {
         state = .stopped
         buffer = []
         pos = 0
+        handoff = []
         resetMessage()
     }
 
+    /// Stops, returning the bytes not parsed as HTTP/1.x: those kept since the reader handed off,
+    /// or those it holds or has not parsed yet (stamped with the time of the last packet received).
+    mutating func handOff() -> [StreamPiece] {
+        var rest = handoff
+        if state != .handedOff && pos < buffer.count {
+            rest.append(.bytes(buffer[pos...], at: lastByteNs))
+        }
+        stop()
+        return rest
+    }
+
     mutating func receive(_ bytes: UnsafeRawBufferPointer, timestampNs: Int64, tally: inout CaptureTally) {
+        if state == .handedOff && !bytes.isEmpty {
+            handoff.append(.bytes(bytes, at: timestampNs))
+            return
+        }
         if state == .stopped || bytes.isEmpty { return }
         buffer.append(contentsOf: bytes)
         if state == .held {
@@ -183,6 +205,8 @@ struct HTTP1MessageReader {
         switch state {
         case .stopped:
             return
+        case .handedOff:
+            handoff.append(StreamPiece(content: .gap(byteCount), timestampNs: timestampNs))
         case .idle:
             state = .skipping(atLineStart: true)
         case .body(let remaining) where remaining >= byteCount && byteCount > 0:
@@ -215,6 +239,8 @@ struct HTTP1MessageReader {
     /// cut short counts `truncated_message`.
     mutating func finish(tally: inout CaptureTally) {
         switch state {
+        case .handedOff:
+            return
         case .idle, .stopped:
             break
         case .held:
@@ -249,7 +275,7 @@ struct HTTP1MessageReader {
         lastByteNs = ts
         parsing: while pos < buffer.count {
             switch state {
-            case .stopped:
+            case .stopped, .handedOff:
                 pos = buffer.count
             case .held:
                 break parsing
@@ -354,7 +380,7 @@ struct HTTP1MessageReader {
         if head == nil {
             if role == .request && HTTP1Syntax.isHTTP2Preface(buffer, pos, end) {
                 events.append(.http2Preface)
-                stop()
+                beginHandoff()
                 return true
             }
             switch role {
@@ -522,7 +548,7 @@ struct HTTP1MessageReader {
                 let end = HTTP1Syntax.lineEnd(buffer, start: pos, lf: lf)
                 if role == .request && HTTP1Syntax.isHTTP2Preface(buffer, pos, end) {
                     events.append(.http2Preface)
-                    stop()
+                    beginHandoff()
                     return false
                 }
                 let valid = role == .request
@@ -587,10 +613,20 @@ struct HTTP1MessageReader {
         let holds = role == .request && (upgradeRequested || head?.first == "CONNECT")
         resetMessage()
         if switchesProtocol {
-            stop()
+            beginHandoff()
         } else {
             state = holds ? .held : .idle
         }
+    }
+
+    /// The connection leaves HTTP/1.x at `pos`: the rest of the buffer is the first piece handed off.
+    private mutating func beginHandoff() {
+        if pos < buffer.count { handoff.append(.bytes(buffer[pos...], at: lastByteNs)) }
+        buffer = []
+        pos = 0
+        scanFrom = 0
+        resetMessage()
+        state = .handedOff
     }
 
     /// The head being read is not HTTP/1.x: count it, skip its bytes, look for the next start line.

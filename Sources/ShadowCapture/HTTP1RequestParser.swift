@@ -5,7 +5,7 @@ import ShadowCore
 /// Contract: a thin request-role `HTTP1MessageReader` (see there for framing, bounds and resync).
 /// Reports `.requestHead` as soon as a head is framed, so the response side learns the method
 /// before the response arrives; a request asking for a protocol switch holds later bytes until
-/// `resume` or `stop`.
+/// `resume`, `stop` or `handOff`.
 struct HTTP1RequestParser: ByteStreamConsumer {
     private var reader: HTTP1MessageReader
 
@@ -27,6 +27,7 @@ struct HTTP1RequestParser: ByteStreamConsumer {
     mutating func finish(tally: inout CaptureTally) { reader.finish(tally: &tally) }
     mutating func resume(timestampNs: Int64, tally: inout CaptureTally) { reader.resume(timestampNs: timestampNs, tally: &tally) }
     mutating func stop() { reader.stop() }
+    mutating func handOff() -> [StreamPiece] { reader.handOff() }
     mutating func takeEvents() -> [HTTP1ReaderEvent] { reader.takeEvents() }
 
     static func recorded(_ message: HTTP1Message) -> RecordedRequest {

@@ -35,6 +35,7 @@ struct HTTP1ResponseParser: ByteStreamConsumer {
     mutating func resume(timestampNs: Int64, tally: inout CaptureTally) { reader.resume(timestampNs: timestampNs, tally: &tally) }
     mutating func finish(tally: inout CaptureTally) { reader.finish(tally: &tally) }
     mutating func stop() { reader.stop() }
+    mutating func handOff() -> [StreamPiece] { reader.handOff() }
     mutating func takeEvents() -> [HTTP1ReaderEvent] { reader.takeEvents() }
 
     static func recorded(_ message: HTTP1Message) -> RecordedResponse {

@@ -106,6 +106,15 @@ enum HTTP1Syntax {
         )
     }
 
+    /// Whether the bytes begin as a request line does: a method of uppercase letters, then a space.
+    static func startsLikeRequestLine(_ bytes: some Collection<UInt8>) -> Bool {
+        for (i, b) in bytes.prefix(maxMethodLength + 1).enumerated() {
+            if b == sp { return i > 0 }
+            guard b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") else { return false }
+        }
+        return false
+    }
+
     /// Whether the line is the HTTP/2 connection preface's first line, `PRI * HTTP/2.0`.
     static func isHTTP2Preface(_ bytes: [UInt8], _ start: Int, _ end: Int) -> Bool {
         bytes[start..<end].elementsEqual("PRI * HTTP/2.0".utf8)

@@ -64,6 +64,19 @@ struct HTTPExchangePairer {
         return true
     }
 
+    /// Takes the request the next response answers out of the pairing, when it is complete and
+    /// `accepts` it (an `Upgrade: h2c` request that a 101 answered continues as HTTP/2 stream 1);
+    /// nil, with nothing changed, otherwise.
+    mutating func takeAnsweredRequest(
+        where accepts: (RecordedRequest) -> Bool
+    ) -> (request: RecordedRequest, startNs: Int64, endNs: Int64)? {
+        guard responseCursor < slots.count, case let .complete(request, startNs, endNs) = slots[responseCursor].request,
+              accepts(request)
+        else { return nil }
+        slots.remove(at: responseCursor)
+        return (request, startNs, endNs)
+    }
+
     mutating func responseDropped() {
         guard responseCursor < slots.count else { return }
         slots[responseCursor].response = .dropped

@@ -40,7 +40,7 @@ public struct LiveCaptureStatus: Sendable {
     public var drops: [(DropReason, Int64)]
 }
 
-/// Captures HTTP/1.x exchanges from a network interface through libpcap.
+/// Captures HTTP/1.x and HTTP/2 (h2c, gRPC) exchanges from a network interface through libpcap.
 ///
 /// Contract:
 /// - The interface is opened in immediate mode with nanosecond timestamps, `snapLength` and

@@ -2,7 +2,8 @@ import CLibpcap
 import Foundation
 import ShadowCore
 
-/// Imports HTTP/1.x exchanges from a pcap or pcapng file, read through libpcap with nanosecond timestamps.
+/// Imports HTTP/1.x and HTTP/2 (h2c, gRPC) exchanges from a pcap or pcapng file, read through libpcap with
+/// nanosecond timestamps.
 public struct PcapFileImporter: Sendable {
     public let path: String
     public let filter: String?

@@ -29,7 +29,9 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case requestWithoutResponse = "request_without_response"
     /// A message cut off by the end of the capture or a connection close.
     case truncatedMessage = "truncated_message"
-    /// A connection switched protocols (Upgrade/101, CONNECT); later bytes are not HTTP/1.1.
+    /// A connection switched protocols other than to h2c (a 101 to WebSocket or another protocol, a 2xx
+    /// to CONNECT); later bytes are not HTTP/1.1 and are not stored, unless they are HTTP/2 with prior
+    /// knowledge (a gRPC client through a CONNECT proxy), which also counts `http2_connection`.
     case upgradedConnection = "upgraded_connection"
     /// A message whose body exceeded the body limit; framed and skipped (the tee answers a request 413
     /// and closes its connection).
@@ -38,9 +40,73 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case filtered = "filtered"
     /// Buffered out-of-order data exceeded the per-flow limit.
     case reassemblyOverflow = "reassembly_overflow"
-    /// A connection that opened with the HTTP/2 prior-knowledge preface (`PRI * HTTP/2.0`);
-    /// counted once per connection, its bytes are not parsed as HTTP/1.1.
+    /// A connection decoded as HTTP/2 (not a drop: its streams are stored as `h2` or `grpc` exchanges):
+    /// it opened with the prior-knowledge preface (`PRI * HTTP/2.0`), or switched by `Upgrade: h2c`
+    /// and 101, or was recognised by its frames when the capture began mid-connection. Once per connection.
     case http2Connection = "http2_connection"
+
+    // HTTP/2 streams that are not stored, or not stored whole (one stream, one count).
+    /// A stream the server pushed (PUSH_PROMISE): no client sent its request, so it is never stored.
+    case http2PushedStream = "http2_pushed_stream"
+    /// A stream ended by RST_STREAM; stored without a response when its request was complete.
+    case http2ResetStream = "http2_reset_stream"
+    /// A stream above the last stream id of a GOAWAY (never processed); stored without a response
+    /// when its request was complete.
+    case http2GoAwayStream = "http2_goaway_stream"
+    /// A stream still open when its connection's bytes ended; stored without a response when its
+    /// request was complete.
+    case http2UnfinishedStream = "http2_unfinished_stream"
+    /// A stream whose request HEADERS came before the capture (or a gap) began: not stored.
+    case http2StartedBeforeCapture = "http2_started_before_capture"
+    /// An HTTP/2 request or response with bytes missing (a hole in its direction, or a header block
+    /// that could not be decoded, counted under its own reason too): not stored.
+    case http2IncompleteMessage = "http2_incomplete_message"
+    /// An HTTP/2 request without `:method` or `:path` (or with them in HPACK entries from before the
+    /// capture, see `hpack_unknown_entry`): not stored.
+    case http2RequestWithoutPath = "http2_request_without_path"
+
+    // What the HTTP/2 decoder (ShadowHTTP2) could not use, under its own names.
+    /// The client's bytes did not start with the connection preface where they had to.
+    case http2BadPreface = "http2_bad_preface"
+    /// A frame over the largest frame size; the direction's framing restarts.
+    case http2FrameTooLarge = "http2_frame_too_large"
+    /// A frame whose length does not fit its type; the direction's framing restarts.
+    case http2BadFrameLength = "http2_bad_frame_length"
+    /// A frame with more padding than payload; the direction's framing restarts.
+    case http2BadPadding = "http2_bad_padding"
+    /// A frame on stream 0 that must not be, or the reverse; the direction's framing restarts.
+    case http2BadStreamID = "http2_bad_stream_id"
+    /// No plausible frame header within the scan limit after a start mid-connection or a restart.
+    case http2NoFrameBoundary = "http2_no_frame_boundary"
+    /// Bytes skipped while looking for a frame boundary, or after a framing error. Counted in bytes.
+    case http2DiscardedBytes = "http2_discarded_bytes"
+    /// Frames of types HTTP/2 does not define (skipped, as RFC 9113 says).
+    case http2UnknownFrameType = "http2_unknown_frame_type"
+    /// A CONTINUATION that follows no open header block.
+    case http2OrphanContinuation = "http2_orphan_continuation"
+    /// A header block interrupted by another frame (its fields are lost).
+    case http2InterruptedHeaderBlock = "http2_interrupted_header_block"
+    /// A header block over the size limit (its fields are lost).
+    case http2HeaderBlockTooLarge = "http2_header_block_too_large"
+    /// A PUSH_PROMISE on a stream the capture does not know.
+    case http2PushPromiseOnUnknownStream = "http2_push_promise_on_unknown_stream"
+    /// A frame on a stream already closed.
+    case http2FrameOnClosedStream = "http2_frame_on_closed_stream"
+    /// A frame on a stream never opened.
+    case http2FrameOnIdleStream = "http2_frame_on_idle_stream"
+    /// A stream opened while the connection already held the most open streams the capture keeps.
+    case http2TooManyStreams = "http2_too_many_streams"
+    /// A header block that is not valid HPACK (the direction's HPACK state restarts).
+    case hpackMalformed = "hpack_malformed"
+    /// An HPACK index past the table.
+    case hpackIndexOutOfRange = "hpack_index_out_of_range"
+    /// An HPACK table size update over the announced limit, or not at the start of a block.
+    case hpackBadTableSizeUpdate = "hpack_bad_table_size_update"
+    /// A header list over the size limit (cut off).
+    case hpackHeaderListTooLarge = "hpack_header_list_too_large"
+    /// A reference to an HPACK entry from before the capture began: the field is stored named
+    /// `unknown-hpack-entry-N` (N its HPACK index), with its value when that was known. Counted per field.
+    case hpackUnknownEntry = "hpack_unknown_entry"
     /// A connection seen while the connection table was full (`--max-flows`); counted per packet.
     case flowTableFull = "flow_table_full"
     /// Live capture: packets libpcap delivered but the parser's queue had no room for.
@@ -78,6 +144,12 @@ public enum DropReason: String, Sendable, CaseIterable, Codable, Error {
     case clientClosed = "client_closed"
 }
 
+extension DropReason {
+    /// False for `http2_connection`, which counts connections decoded, not lost: kept among the
+    /// reasons for its stored name, left out of `Counters.drops`.
+    public var isLoss: Bool { self != .http2Connection }
+}
+
 /// Named counts kept by a capture or a replay run. Keys are stable snake_case names.
 public struct Counters: Sendable, Hashable, Codable {
     public private(set) var values: [String: Int64] = [:]
@@ -108,11 +180,11 @@ public struct Counters: Sendable, Hashable, Codable {
         for (key, value) in other.values { add(key, value) }
     }
 
-    /// Drop reasons with a non-zero count, in declaration order.
+    /// Drop reasons that count a loss with a non-zero count, in declaration order.
     public var drops: [(DropReason, Int64)] {
         DropReason.allCases.compactMap { reason in
             let n = self[reason]
-            return n > 0 ? (reason, n) : nil
+            return n > 0 && reason.isLoss ? (reason, n) : nil
         }
     }
 }

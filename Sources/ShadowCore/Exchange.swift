@@ -1,6 +1,12 @@
-/// The wire protocol an exchange was carried on. Method and target name an RPC for RPC protocols.
+/// The wire protocol an exchange was carried on. Raw values are the names stored and shown.
 public enum WireProtocol: String, Sendable, Codable, CaseIterable {
     case http1 = "http/1.1"
+    /// One HTTP/2 stream (h2c in captures): method `:method`, target `:path`, version `HTTP/2`.
+    case h2 = "h2"
+    /// One gRPC call: an HTTP/2 stream whose request `content-type` is `application/grpc...`.
+    /// The method stays the HTTP method (`POST`) and the target is the RPC path
+    /// (`/package.Service/Method`); bodies keep gRPC's length-prefixed messages as sent.
+    case grpc = "grpc"
 }
 
 /// One request and, when it was seen, production's response to it.

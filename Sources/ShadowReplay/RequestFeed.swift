@@ -7,8 +7,9 @@ import ShadowStore
 /// Reads the capture a page at a time on its own thread and queues the requests a run sends, already
 /// encoded for every side, in (pass, exchange id) order.
 ///
-/// Contract: skips exchanges the selection excludes (counted once, in the first pass, by reason)
-/// and, when resuming, those the run already holds (`resumed_skipped`); stops after `limit`
+/// Contract: skips exchanges the selection excludes (counted once, in the first pass, by reason:
+/// `skipped_filtered_out`, `skipped_not_sampled`), exchanges of a protocol replay cannot send yet
+/// (anything but HTTP/1.1: `skipped_protocol_h2`, `skipped_protocol_grpc`) and, when resuming, those the run already holds (`resumed_skipped`); stops after `limit`
 /// requests, after one pass unless looping, and when `stop()` closes the queue. Memory is bounded
 /// by the queue's capacity, plus, when looping, the first pass's encoded requests if they fit in
 /// `passCacheBytes` (later passes are then sent from them). A store error ends the feed; `failure`
@@ -83,7 +84,7 @@ final class RequestFeed: @unchecked Sendable {
 
         var selected = 0
         let firstPassDone = try forEachSelected(excluded: { reason in
-            lock.withLock { counters.add("skipped_\(reason.rawValue)") }
+            lock.withLock { counters.add("skipped_\(reason)") }
         }) { stored in
             selected += 1
             let item = item(for: stored)
@@ -108,10 +109,10 @@ final class RequestFeed: @unchecked Sendable {
     }
 
     /// Calls `body` with every stored request the selection keeps, in id order, a page at a time,
-    /// until it returns false; `excluded` is told why each other one is left out. False when
-    /// `body` stopped it.
+    /// until it returns false; `excluded` is told why each other one is left out (`protocol_h2`, a
+    /// `DropReason`'s name). False when `body` stopped it.
     private func forEachSelected(
-        excluded: (DropReason) -> Void = { _ in }, _ body: (StoredRequest) throws -> Bool
+        excluded: (String) -> Void = { _ in }, _ body: (StoredRequest) throws -> Bool
     ) throws -> Bool {
         var after: Int64 = 0
         while true {
@@ -119,8 +120,10 @@ final class RequestFeed: @unchecked Sendable {
             guard let last = page.last else { return true }
             after = last.id
             for stored in page {
-                if let reason = configuration.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
-                    excluded(reason)
+                if stored.wireProtocol != .http1 {
+                    excluded("protocol_\(stored.wireProtocol.rawValue)")
+                } else if let reason = configuration.selection.exclusion(id: stored.id, method: stored.method, path: stored.path) {
+                    excluded(reason.rawValue)
                 } else if try !body(stored) {
                     return false
                 }

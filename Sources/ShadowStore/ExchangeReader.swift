@@ -69,10 +69,15 @@ public struct StoredRequest: Sendable {
     public var target: String
     public var headers: String
     public var body: [UInt8]
+    public var wireProtocol: WireProtocol
 
-    public init(id: Int64, captureTimeNs: Int64, method: String, target: String, headers: String, body: [UInt8]) {
+    public init(
+        id: Int64, captureTimeNs: Int64, method: String, target: String, headers: String, body: [UInt8],
+        wireProtocol: WireProtocol = .http1
+    ) {
         self.id = id
         self.captureTimeNs = captureTimeNs
+        self.wireProtocol = wireProtocol
         self.method = method
         self.target = target
         self.headers = headers
@@ -88,7 +93,7 @@ extension ShadowDatabase {
     public func requests(captureID: Int64?, afterID: Int64, limit: Int) throws -> [StoredRequest] {
         try pool.read { db in
             let sql = """
-                SELECT e.id, e.capture_time_ns, e.method, e.target, b.request_headers, b.request_body
+                SELECT e.id, e.capture_time_ns, e.method, e.target, b.request_headers, b.request_body, e.protocol
                 FROM exchanges e JOIN exchange_bodies b ON b.exchange_id = e.id
                 WHERE e.id > ? \(captureID == nil ? "" : "AND e.capture_id = ?")
                 ORDER BY e.id LIMIT ?
@@ -101,7 +106,8 @@ extension ShadowDatabase {
             let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: arguments)
             while let row = try rows.next() {
                 page.append(StoredRequest(
-                    id: row[0], captureTimeNs: row[1], method: row[2], target: row[3], headers: row[4], body: try Self.bytes(row, 5)))
+                    id: row[0], captureTimeNs: row[1], method: row[2], target: row[3], headers: row[4], body: try Self.bytes(row, 5),
+                    wireProtocol: WireProtocol(rawValue: row[6]) ?? .http1))
             }
             return page
         }

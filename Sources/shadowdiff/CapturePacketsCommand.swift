@@ -8,7 +8,7 @@ import ShadowStore
 struct CapturePacketsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "packets",
-        abstract: "(default) Record HTTP/1.1 exchanges from a pcap/pcapng file or a live interface.",
+        abstract: "(default) Record HTTP/1.1, h2c and gRPC exchanges from a pcap/pcapng file or a live interface.",
         discussion: """
             Reassembles TCP per direction in sequence order (retransmissions, overlaps and \
             out-of-order segments handled), parses HTTP/1.1 requests and responses (Content-Length, \
@@ -379,6 +379,9 @@ enum CaptureSummaryText {
             "  packets \(c["packets"])  bytes \(c["bytes"])  tcp connections \(c["tcp_connections"])",
             "  exchanges stored \(stored)  (requests \(c["requests"]), responses \(c["responses"]))",
         ]
+        if c[.http2Connection] > 0 {
+            lines.append("  http/2 connections \(c[.http2Connection]) (their streams stored as h2 and grpc exchanges)")
+        }
         if c.values["resumed_skipped"] != nil {
             lines.append("  resumed: the first \(c["resumed_skipped"]) were stored before and skipped")
         }

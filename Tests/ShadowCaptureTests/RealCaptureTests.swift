@@ -53,6 +53,8 @@ import Testing
         var requests: Int64
         var responses: Int64
         var connections: Int64
+        var h2Streams: Int64
+        var grpcStreams: Int64
     }
 
     static func manifest() throws -> [String: ManifestRow] {
@@ -62,13 +64,23 @@ import Testing
         let header = lines.removeFirst()
         let column = { (name: String) throws -> Int in try #require(header.firstIndex(of: name), "MANIFEST.tsv has no \(name) column") }
         let file = try column("file"), requests = try column("http_requests"), responses = try column("http_responses")
-        let connections = try column("tcp_conns")
+        let connections = try column("tcp_conns"), h2Streams = try column("h2_streams_with_HEADERS")
+        let grpcStreams = try column("grpc_streams")
         var rows: [String: ManifestRow] = [:]
         for line in lines where line.count == header.count {
             rows[line[file]] = ManifestRow(
-                requests: Int64(line[requests]) ?? -1, responses: Int64(line[responses]) ?? -1, connections: Int64(line[connections]) ?? -1)
+                requests: Int64(line[requests]) ?? -1, responses: Int64(line[responses]) ?? -1, connections: Int64(line[connections]) ?? -1,
+                h2Streams: Int64(line[h2Streams]) ?? -1, grpcStreams: Int64(line[grpcStreams]) ?? -1)
         }
         return rows
+    }
+
+    /// Imports a capture committed in captures/.
+    static func importCommitted(_ name: String) throws -> (Counters, [CapturedExchange]) {
+        let path = repositoryRoot.appendingPathComponent("captures/" + name).path
+        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
+        let (summary, exchanges) = try importCapture(path)
+        return (summary.counters, exchanges)
     }
 
     func requireDirectory() throws {
@@ -132,10 +144,11 @@ import Testing
         #expect(docker.contains { $0.response?.status == 101 })
         #expect(docker.first?.request.method == "HEAD" && docker.first?.response?.body.isEmpty == true)
         let (_, proxied) = try load("grpc-unary-node-via-http-connect-proxy.pcap")
-        #expect(proxied.map(\.request.method) == ["CONNECT"])
+        #expect(proxied.filter { $0.wireProtocol == .http1 }.map(\.request.method) == ["CONNECT"])
     }
 
-    /// Captures of other protocols: nothing is stored, everything is counted, nothing crashes.
+    /// Captures of other protocols: nothing is stored, everything is counted, nothing crashes. (The
+    /// h2c and gRPC captures are HTTP2RealCaptureTests'.)
     @Test(arguments: [
         ("thrift-binary-framed-tutorial.pcap", DropReason.unparsableRequest),
         ("thrift-binary-integration-testsuite-18conns.pcap", .unparsableRequest),
@@ -143,13 +156,6 @@ import Testing
         ("thrift-binary-unframed-tutorial.pcap", .unparsableRequest),
         ("thrift-finagle-vlan-exception.pcap", .unparsableRequest),
         ("thrift-ipv6-loopback.pcap", .unparsableRequest),
-        ("grpc-client-streaming-go.pcap", .http2Connection),
-        ("h2c-doh-post-34streams.pcap", .http2Connection),
-        ("h2c-ipv6-loopback-nghttpd-multiplexed.pcap", .http2Connection),
-        ("h2c-post-json-5g-sbi.pcapng", .http2Connection),
-        ("h2c-prior-knowledge-nghttp2-16k-headers-push.pcap", .http2Connection),
-        ("grpc-server-streaming-go-midstream.pcap", .skippedBytes),
-        ("grpc-unary-gzip-bin-metadata-midstream.pcap", .skippedBytes),
     ])
     func otherProtocolsAreCountedNotStored(_ file: String, _ reason: DropReason) throws {
         try requireDirectory()
@@ -164,26 +170,27 @@ import Testing
     @Test func mixedCapturesWithSomeHTTP1() throws {
         try requireDirectory()
         let manifest = try Self.manifest()
-        // h2c Upgrade: 5 GETs answered on HTTP/1.1 (three of them by 101, after which the connection is h2c).
+        // h2c Upgrade: 5 HTTP/1.1 GETs, three answered by 101, after which the connection is h2c and the
+        // request is stream 1, answered there (tshark's 5 responses are the HTTP/1.1 ones: 2 × 206, 3 × 101).
         let (upgrade, upgradeExchanges) = try load("h2c-upgrade-101-range-mixed-h1.pcap")
         #expect(upgrade["requests"] == manifest["h2c-upgrade-101-range-mixed-h1.pcap"]?.requests)
-        #expect(upgrade["responses"] == manifest["h2c-upgrade-101-range-mixed-h1.pcap"]?.responses)
-        #expect(upgradeExchanges.compactMap { $0.response?.status }.sorted() == [101, 101, 101, 206, 206])
-        #expect(upgrade[.upgradedConnection] == 3)
+        #expect(upgrade["responses"] == manifest["h2c-upgrade-101-range-mixed-h1.pcap"].map { $0.responses + 3 })
+        #expect(upgradeExchanges.compactMap { $0.response?.status } == [206, 206, 206, 206, 206])
+        #expect(upgradeExchanges.map(\.wireProtocol) == [.h2, .http1, .h2, .http1, .h2])
+        #expect(upgrade[.upgradedConnection] == 0 && upgrade[.http2Connection] == 3)
         // gRPC through an HTTP CONNECT proxy: the CONNECT exchange (tshark, told port 8888 is HTTP, sees the
-        // same one), then a tunnel; the proxy-to-server leg is HTTP/2 with prior knowledge.
-        let (proxy, _) = try load("grpc-unary-node-via-http-connect-proxy.pcap")
-        #expect(proxy["requests"] == manifest["grpc-unary-node-via-http-connect-proxy.pcap"]?.requests)
-        #expect(proxy["responses"] == manifest["grpc-unary-node-via-http-connect-proxy.pcap"]?.responses)
-        #expect(proxy[.upgradedConnection] == 1 && proxy[.http2Connection] == 1)
+        // same one), then a tunnel carrying HTTP/2 with prior knowledge; the proxy-to-server leg is HTTP/2
+        // with prior knowledge too. The call is stored once per leg.
+        let (proxy, proxyExchanges) = try load("grpc-unary-node-via-http-connect-proxy.pcap")
+        #expect(proxy["requests"] == manifest["grpc-unary-node-via-http-connect-proxy.pcap"].map { $0.requests + 2 })
+        #expect(proxy["responses"] == manifest["grpc-unary-node-via-http-connect-proxy.pcap"].map { $0.responses + 2 })
+        #expect(proxyExchanges.map(\.wireProtocol).sorted { $0.rawValue < $1.rawValue } == [.grpc, .grpc, .http1])
+        #expect(proxy[.upgradedConnection] == 1 && proxy[.http2Connection] == 2)
     }
 
     /// The committed demo capture (captures/README.md): 104 exchanges over 8 connections.
     @Test func committedSampleCapture() throws {
-        let path = Self.repositoryRoot.appendingPathComponent("captures/sample.pcap").path
-        try #require(FileManager.default.fileExists(atPath: path), "missing \(path)")
-        let (summary, exchanges) = try importCapture(path)
-        let c = summary.counters
+        let (c, exchanges) = try Self.importCommitted("sample.pcap")
         #expect(c["packets"] == 272 && c["tcp_connections"] == 8)
         #expect(exchanges.count == 104 && c["requests"] == 104 && c["responses"] == 104)
         #expect(exchanges.count { $0.response?.status == 204 } == 4)
