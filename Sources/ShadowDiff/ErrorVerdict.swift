@@ -70,8 +70,12 @@ struct ErrorTally: Sendable {
     mutating func add(baseline: SideResult, candidate: SideResult, secondary s: SideResult?) {
         pairs += 1
         Self.count(candidate.error != nil, baseline.error != nil, into: &any)
-        for kind in Set([baseline.error, candidate.error].compactMap { $0?.rawValue }) {
-            Self.count(candidate.error?.rawValue == kind, baseline.error?.rawValue == kind, into: &kinds[kind, default: Counts()])
+        // Most pairs failed on neither side: no per-kind work (nor allocation) for them.
+        if let kind = baseline.error ?? candidate.error {
+            Self.count(candidate.error == kind, baseline.error == kind, into: &kinds[kind.rawValue, default: Counts()])
+            if let other = candidate.error, other != kind {
+                Self.count(true, false, into: &kinds[other.rawValue, default: Counts()])
+            }
         }
         if let s {
             secondaryPairs += 1
