@@ -111,11 +111,13 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // The fixture bidders' auction: request model, bids, the candidate's changes (no I/O).
+        .target(name: "FixtureAuction", path: "fixtures/auction"),
         // The OpenRTB test bidder: `fixture-bidder --build baseline|candidate --port N`.
         .executableTarget(
             name: "FixtureBidder",
             dependencies: [
-                "CShadowSys",
+                "CShadowSys", "FixtureAuction",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
