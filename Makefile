@@ -3,8 +3,11 @@
 
 SWIFT ?= swift
 APT_PACKAGES := libpcap-dev libsqlite3-dev sqlite3 pkg-config tcpdump curl python3 nginx-light wrk
+# The Python gRPC peers (fixtures/grpc_client.py) and protoc (fixtures/grpc-bidder/generate.sh), from PyPI.
+PYTHON ?= python3
+PIP_PACKAGES := grpcio==1.85.1 grpcio-tools==1.85.1 protobuf==7.36.2
 
-.PHONY: all deps build demo test fuzz clean sample-capture browser report-check
+.PHONY: all deps python-deps build demo test fuzz clean sample-capture grpc-capture browser report-check
 
 all: build
 
@@ -17,9 +20,19 @@ deps:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# Installs PIP_PACKAGES into $(PYTHON) when any is missing or at another version.
+python-deps:
+	@$(PYTHON) -c 'import importlib.metadata as m, sys; sys.exit(any(m.version(p) != v for p, v in (a.split("==") for a in sys.argv[1:])))' \
+		$(PIP_PACKAGES) >/dev/null 2>&1 || { \
+		echo "installing: $(PIP_PACKAGES)"; \
+		pip="$(PYTHON) -m pip install -q --disable-pip-version-check --root-user-action=ignore $(PIP_PACKAGES)"; \
+		$$pip || $$pip --break-system-packages; \
+	}
+
 build: deps
 	$(SWIFT) build --product shadowdiff
 	$(SWIFT) build --product fixture-bidder
+	$(SWIFT) build --product fixture-grpc-bidder
 
 demo: build
 	bash scripts/demo.sh
@@ -28,7 +41,7 @@ demo: build
 # run on their own first: in the parallel run, tests that wait on child processes hold the 2
 # cooperative threads and load the cores, which stretches measured times and latencies. The
 # signal tests run alone too: they load every core on purpose, which would stretch the others.
-test: deps browser
+test: deps python-deps browser
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --filter ReplayerTests
 	$(SWIFT) test --skip-build --filter VerdictHonestyTests
@@ -68,6 +81,10 @@ report-check: build browser
 # Regenerates captures/sample.pcap with tcpdump on loopback (see captures/README.md).
 sample-capture: build
 	bash captures/make-sample.sh
+
+# Regenerates captures/grpc-bidder.pcap with tcpdump on loopback (see captures/README.md).
+grpc-capture: deps python-deps
+	bash captures/make-grpc-capture.sh
 
 clean:
 	rm -rf .build out

@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "shadowdiff", targets: ["shadowdiff"]),
         .executable(name: "fixture-bidder", targets: ["FixtureBidder"]),
+        .executable(name: "fixture-grpc-bidder", targets: ["FixtureGRPCBidder"]),
         // For the fuzzers in fuzz/ (a package of their own, built with -sanitize=fuzzer).
         .library(name: "ShadowFuzzTargets", targets: ["ShadowFuzzTargets"]),
     ],
@@ -22,6 +23,9 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", exact: "6.2.2"),
         .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
         .package(url: "https://github.com/apple/swift-nio-http2", exact: "1.46.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", exact: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", exact: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", exact: "2.4.1"),
     ],
     targets: [
         // libpcap, through pkg-config; `make` installs libpcap-dev when it is missing.
@@ -124,6 +128,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "fixtures/bidder"
+        ),
+        // The same auction over gRPC (h2c): `fixture-grpc-bidder --build baseline|candidate --port N`.
+        // Generated/ is protoc output, committed (fixtures/grpc-bidder/README.md).
+        .executableTarget(
+            name: "FixtureGRPCBidder",
+            dependencies: [
+                "FixtureAuction",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "fixtures/grpc-bidder",
+            exclude: ["proto", "requests", "bidder.pb", "generate.sh", "README.md"]
         ),
         .testTarget(name: "ShadowCoreTests", dependencies: ["ShadowCore"]),
         .testTarget(name: "ShadowCaptureTests", dependencies: ["ShadowCapture"]),
