@@ -5,8 +5,10 @@
 # The request sequence is every fixtures/requests/*.json in sorted order, repeated ROUNDS times;
 # each round is sent as CHUNKS curl invocations (one keep-alive connection each), one after the
 # other, so the capture holds ROUNDS*CHUNKS connections and ROUNDS*files exchanges in that order.
+# SCRATCH=.build-NAME builds in that scratch path instead of .build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/fixture-lib.sh
 
 ROUNDS=${ROUNDS:-4}
 CHUNKS=${CHUNKS:-2}
@@ -26,32 +28,22 @@ if ! command -v tcpdump >/dev/null; then
 fi
 command -v curl >/dev/null || { echo "make-sample: curl is required" >&2; exit 2; }
 
-swift build --product fixture-bidder
-bin=$(swift build --show-bin-path)
+scratch=()
+[ -n "${SCRATCH:-}" ] && scratch=(--scratch-path "$SCRATCH")
+swift build "${scratch[@]}" --product fixture-bidder
+bin=$(swift build "${scratch[@]}" --show-bin-path)
 
 "$bin/fixture-bidder" --build baseline --port 0 >"$work/bidder.log" 2>&1 &
 bidder=$!
 pids+=("$bidder")
-port=""
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$work/bidder.log" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.1
-done
-[ -n "$port" ] || { echo "make-sample: the bidder did not start:" >&2; cat "$work/bidder.log" >&2; exit 2; }
+port=$(wait_for_port "$work/bidder.log") \
+    || { echo "make-sample: the bidder did not start:" >&2; cat "$work/bidder.log" >&2; exit 2; }
 url="http://127.0.0.1:$port/openrtb2/auction"
 echo "== baseline bidder on 127.0.0.1:$port"
 
-rm -f "$out"
-tcpdump -i lo -w "$out" -U --immediate-mode -Z root --time-stamp-precision=nano "tcp port $port" 2>"$work/tcpdump.log" &
-tcpdump_pid=$!
-pids+=("$tcpdump_pid")
-for _ in $(seq 1 100); do
-    grep -q 'listening on' "$work/tcpdump.log" && break
-    sleep 0.1
-done
-grep -q 'listening on' "$work/tcpdump.log" || { echo "make-sample: tcpdump did not start:" >&2; cat "$work/tcpdump.log" >&2; exit 2; }
-sleep 0.2
+start_tcpdump "$out" "$port" "$work/tcpdump.log" \
+    || { echo "make-sample: tcpdump did not start:" >&2; cat "$work/tcpdump.log" >&2; exit 2; }
+pids+=("$TCPDUMP_PID")
 
 mapfile -t files < <(LC_ALL=C ls fixtures/requests/*.json | LC_ALL=C sort)
 per_chunk=$(( (${#files[@]} + CHUNKS - 1) / CHUNKS ))
@@ -72,12 +64,12 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 sleep 0.5
 
-kill -INT "$tcpdump_pid"
-wait "$tcpdump_pid" || true
+dropped=0
+stop_tcpdump "$work/tcpdump.log" || dropped=1
 kill -TERM "$bidder"
 wait "$bidder" || true
 pids=()
-cat "$work/tcpdump.log" | grep -E 'packets (captured|received|dropped)' || true
+[ "$dropped" -eq 0 ] || { echo "make-sample: the kernel dropped packets; run it again" >&2; exit 1; }
 
 bad=$(grep -cvE '^(200|204)$' "$work/statuses" || true)
 answered=$(wc -l <"$work/statuses")

@@ -4,6 +4,7 @@
 # the diff finds the candidate's documented differences (the diff itself exits 1: they cross the gates).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/fixture-lib.sh
 bin=$(swift build --show-bin-path)
 out=out
 mkdir -p "$out"
@@ -20,12 +21,7 @@ start_bidder() {
     local build=$1 log="$out/bidder-$1.log"
     "$bin/fixture-bidder" --build "$build" --port 0 >"$log" 2>&1 &
     pids+=($!)
-    port=""
-    for _ in $(seq 1 100); do
-        port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$log" | head -1)
-        [ -n "$port" ] && return
-        sleep 0.1
-    done
+    port=$(wait_for_port "$log") && return
     echo "demo: the $build bidder did not start; see $log" >&2
     exit 2
 }
