@@ -21,6 +21,15 @@ enum Harness {
 
     static var shadowdiff: String { binDirectory + "/shadowdiff" }
     static var bidder: String { binDirectory + "/fixture-bidder" }
+    static var grpcBidder: String { binDirectory + "/fixture-grpc-bidder" }
+
+    /// The `python3` first on PATH, where `make python-deps` installs grpcio (the Debian
+    /// /usr/bin/python3 may lack it); /usr/bin/python3 when PATH has none.
+    static let python3: String = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        return path.split(separator: ":").map { $0 + "/python3" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/python3"
+    }()
 
     struct Output {
         var status: Int32

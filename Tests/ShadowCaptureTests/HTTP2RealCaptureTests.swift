@@ -135,6 +135,32 @@ import Testing
         #expect(c[.unparsableResponse] == 1 && c[.requestWithoutResponse] == 1, "nghttpd answers the h2c upgrade with SETTINGS")
     }
 
+    /// The committed grpcio -> fixture-grpc-bidder capture (captures/make-grpc-capture.sh): one
+    /// exchange per RPC sent, 28 unary and 3 streaming, with their messages and statuses.
+    @Test func committedGRPCBidderCapture() throws {
+        let (c, exchanges) = try RealCaptureTests.importCommitted("grpc-bidder.pcap")
+        #expect(c["tcp_connections"] == 1 && c[.http2Connection] == 1)
+        #expect(exchanges.count == 31 && exchanges.allSatisfy { $0.wireProtocol == .grpc })
+        let bid = "/shadowdiff.bidder.v1.Bidder/Bid", stream = "/shadowdiff.bidder.v1.Bidder/BidStream"
+        #expect(exchanges.map(\.request.target) == Array(repeating: bid, count: 28) + Array(repeating: stream, count: 3))
+        #expect(exchanges.allSatisfy { $0.request.method == "POST" && $0.response?.status == 200 })
+        let statuses = exchanges.map { $0.response?.headers.first("grpc-status") ?? "none" }
+        #expect(statuses == Array(repeating: "0", count: 26) + ["3", "3", "0", "0", "3"])
+        // How many gRPC messages (5-byte prefix, then the message) a body holds; -1 if it is not whole.
+        func messages(_ body: [UInt8]) -> Int {
+            var offset = 0, count = 0
+            while offset + 5 <= body.count {
+                let length = body[offset + 1...offset + 4].reduce(0) { $0 << 8 | Int($1) }
+                offset += 5 + length
+                count += 1
+            }
+            return offset == body.count ? count : -1
+        }
+        #expect(exchanges.map { messages($0.request.body) } == Array(repeating: 1, count: 28) + [13, 13, 3])
+        let answered = exchanges.map { messages($0.response?.body ?? []) }
+        #expect(answered == Array(repeating: 1, count: 26) + [0, 0, 13, 13, 1], "01 answered, then no-imp ends the call")
+    }
+
     /// The 16 KiB request header block spans CONTINUATIONs and segments; the pushed stream is counted.
     @Test func aHugeHeaderBlockAndAPush() throws {
         try real.requireDirectory()
