@@ -15,21 +15,13 @@ source scripts/fixture-lib.sh
 out=captures/grpc-bidder.pcap
 work=$(mktemp -d)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap cleanup_fixtures EXIT
 
 command -v tcpdump >/dev/null || { echo "make-grpc-capture: tcpdump is required (make deps)" >&2; exit 2; }
 python3 -c 'import grpc, google.protobuf' 2>/dev/null \
     || { echo "make-grpc-capture: Python grpcio and protobuf are required (make python-deps)" >&2; exit 2; }
 
-scratch=()
-[ -n "${SCRATCH:-}" ] && scratch=(--scratch-path "$SCRATCH")
-swift build "${scratch[@]}" --product fixture-grpc-bidder
-bin=$(swift build "${scratch[@]}" --show-bin-path)
+build_product fixture-grpc-bidder
 
 "$bin/fixture-grpc-bidder" --build baseline --port 0 >"$work/bidder.log" 2>&1 &
 bidder=$!

@@ -15,12 +15,7 @@ CHUNKS=${CHUNKS:-2}
 out=captures/sample.pcap
 work=$(mktemp -d)
 pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap cleanup_fixtures EXIT
 
 if ! command -v tcpdump >/dev/null; then
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -28,10 +23,7 @@ if ! command -v tcpdump >/dev/null; then
 fi
 command -v curl >/dev/null || { echo "make-sample: curl is required" >&2; exit 2; }
 
-scratch=()
-[ -n "${SCRATCH:-}" ] && scratch=(--scratch-path "$SCRATCH")
-swift build "${scratch[@]}" --product fixture-bidder
-bin=$(swift build "${scratch[@]}" --show-bin-path)
+build_product fixture-bidder
 
 "$bin/fixture-bidder" --build baseline --port 0 >"$work/bidder.log" 2>&1 &
 bidder=$!

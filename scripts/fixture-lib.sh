@@ -1,5 +1,23 @@
 # Shell helpers for the scripts that start fixture servers and tcpdump (source it; bash only).
 
+# build_product PRODUCT: `swift build --product PRODUCT` (in the scratch path $SCRATCH when set,
+# e.g. .build-NAME) and sets `bin` to the folder of the executables.
+build_product() {
+    local scratch=()
+    [ -n "${SCRATCH:-}" ] && scratch=(--scratch-path "$SCRATCH")
+    swift build "${scratch[@]}" --product "$1"
+    bin=$(swift build "${scratch[@]}" --show-bin-path)
+}
+
+# cleanup_fixtures: kills every pid of the array `pids`, waits for them and removes the folder
+# `$work` when set; the scripts' EXIT trap.
+cleanup_fixtures() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [ -n "${work:-}" ] && rm -rf "$work"
+    return 0
+}
+
 # wait_for_port LOG: prints the PORT of the first `listening on HOST:PORT` line in LOG, waiting up
 # to 10 s for it; returns 1 (printing nothing) when none comes.
 wait_for_port() {
